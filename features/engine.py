@@ -1,0 +1,224 @@
+"""The feature engine: account updates, the vector, and the fixed column order.
+
+``update`` takes ownership of the state it is given (callers pass a private copy, as
+``AccountState.from_bytes`` makes) and returns what must be told to other keyed states.
+Nothing here reads the clock: event time comes with each signal.
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+
+import numpy as np
+
+from features import event, network, telecom, trace, velocity
+from features.signals import (
+    IdentityCount,
+    Link,
+    PhoneContext,
+    RegistryUpdate,
+    Signal,
+    Taint,
+    TransferIn,
+    TransferOut,
+    VictimReported,
+)
+from features.spec import FeatureSpec, markdown_table
+from features.state import MAX_DEVICES, MAX_KNOWN_COUNTERPARTIES, STATE_VERSION, AccountState
+from features.windows import DAY_MS, HORIZON_MS
+from streams.topics import ACCOUNT_SIGNALS, IDENTITY_SIGNALS
+
+FEATURES: tuple[FeatureSpec, ...] = velocity.FEATURES + network.FEATURES + telecom.FEATURES + event.FEATURES
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+ENGINE_VERSION = f"{STATE_VERSION}.{len(FEATURE_NAMES)}"
+BURST_GAP_MS = 3 * DAY_MS
+
+Emit = tuple[str, str, Signal]
+
+
+def counterparty_id(key: str) -> int:
+    """A 32-bit id for an account key: enough to count distinct counterparties.
+
+    Examples:
+        >>> counterparty_id("KTB:1") == counterparty_id("KTB:1") != counterparty_id("KTB:2")
+        True
+    """
+    return zlib.crc32(key.encode())
+
+
+def _remember(values: array, item: int, cap: int) -> bool:
+    """Add ``item`` to a bounded most-recent set; True if it was new."""
+    if item in values:
+        return False
+    values.append(item)
+    if len(values) > cap:
+        del values[0]
+    return True
+
+
+def _touch(state: AccountState, ts_ms: int) -> None:
+    """Track first/last activity and the idle gap before the current burst."""
+    if state.last_event_ts_ms < 0:
+        state.first_seen_ts_ms = state.burst_start_ts_ms = ts_ms
+        if state.opened_ts_ms >= 0:
+            state.dormant_gap_ms = max(ts_ms - state.opened_ts_ms, 0)
+    elif ts_ms - state.last_event_ts_ms >= BURST_GAP_MS:
+        state.dormant_gap_ms = ts_ms - state.last_event_ts_ms
+        state.burst_start_ts_ms = ts_ms
+    if ts_ms > state.last_event_ts_ms:
+        state.last_event_ts_ms = ts_ms
+    horizon = state.last_event_ts_ms - HORIZON_MS
+    for flow in (state.inflow, state.outflow, state.first_inflow, state.tainted_inflow):
+        flow.expire_before(horizon)
+
+
+def is_held(state: AccountState, at_ms: int) -> bool:
+    return state.held_until_ms > at_ms
+
+
+def _links(key: str, signal: Signal, identities: tuple[str | None, ...], held: bool) -> list[Emit]:
+    return _links_at(key, signal.ts_ms, signal.ingest_ms, identities, held)
+
+
+def _links_at(key: str, ts_ms: int, ingest_ms: int, identities: tuple[str | None, ...], held: bool) -> list[Emit]:
+    return [(IDENTITY_SIGNALS.name, ident, Link(ts_ms, ingest_ms, key, held)) for ident in identities if ident]
+
+
+def _on_transfer_out(state: AccountState, key: str, s: TransferOut) -> list[Emit]:
+    _touch(state, s.ts_ms)
+    payee = counterparty_id(s.counterparty)
+    first_pair = _remember(state.payees, payee, MAX_KNOWN_COUNTERPARTIES)
+    mean_out = state.out_sum_total / state.out_count_total if state.out_count_total else 0
+    state.outflow.add(s.ts_ms, s.amount_satang, payee)
+    state.out_count_total += 1
+    state.out_sum_total += s.amount_satang
+    emits: list[Emit] = []
+    if s.device_id and _remember(state.devices, counterparty_id(s.device_id), MAX_DEVICES):
+        emits += _links(key, s, (s.device_id,), is_held(state, s.ts_ms))
+    if s.msisdn_hash and state.msisdn_hash is None:
+        state.msisdn_hash = s.msisdn_hash
+        emits += _links(key, s, (s.msisdn_hash,), is_held(state, s.ts_ms))
+    trace.remember_out(state, s)
+    emits += trace.forward_live(state, key, s)
+    held = is_held(state, s.ts_ms)
+    emits.append((ACCOUNT_SIGNALS.name, s.counterparty, TransferIn(
+        s.ts_ms, s.ingest_ms, s.transfer_id, key, s.amount_satang, s.channel,
+        first_time_pair=first_pair,
+        payer_amount_ratio=round(s.amount_satang / mean_out, 4) if mean_out else 0.0,
+        payer_risky_call_age_ms=telecom.risky_call_age_ms(state, s.ts_ms),
+        payer_held=held,
+        payer_taint_hops=0 if held else state.taint_hops,
+    )))
+    return emits
+
+
+def _on_transfer_in(state: AccountState, s: TransferIn) -> None:
+    _touch(state, s.ts_ms)
+    payer = counterparty_id(s.counterparty)
+    _remember(state.payers, payer, MAX_KNOWN_COUNTERPARTIES)
+    state.inflow.add(s.ts_ms, s.amount_satang, payer)
+    if s.first_time_pair:
+        state.first_inflow.add(s.ts_ms, s.amount_satang, payer)
+    if s.payer_held or s.payer_taint_hops >= 0:
+        state.tainted_inflow.add(s.ts_ms, s.amount_satang, payer)
+        hops = s.payer_taint_hops + 1
+        state.taint_hops = hops if state.taint_hops < 0 else min(state.taint_hops, hops)
+
+
+def _on_registry(state: AccountState, key: str, s: RegistryUpdate) -> list[Emit]:
+    state.opened_ts_ms = s.opened_ts_ms
+    new = tuple(
+        value for value, old in (
+            (s.msisdn_hash, state.msisdn_hash), (s.device_id, state.device_id),
+            (s.national_id_hash, state.national_id_hash),
+        ) if value and value != old
+    )
+    state.msisdn_hash = s.msisdn_hash or state.msisdn_hash
+    state.device_id = s.device_id or state.device_id
+    state.national_id_hash = s.national_id_hash or state.national_id_hash
+    if s.device_id:
+        _remember(state.devices, counterparty_id(s.device_id), MAX_DEVICES)
+    return _links(key, s, new, is_held(state, s.ts_ms))
+
+
+def _on_identity_count(state: AccountState, s: IdentityCount) -> None:
+    kind = s.identity.split("_", 1)[0]
+    attr = {"ph": "phone_accounts", "dev": "device_accounts", "nid": "nid_accounts"}.get(kind)
+    if attr:
+        setattr(state, attr, max(getattr(state, attr), s.accounts_count))
+    state.held_identity_links = max(state.held_identity_links, s.held_accounts_count)
+
+
+def _on_phone_context(state: AccountState, s: PhoneContext) -> None:
+    state.phone_context_ts_ms = max(state.phone_context_ts_ms, s.ts_ms)
+    if s.risky_call_ts_ms > state.risky_call_ts_ms:
+        state.risky_call_ts_ms = s.risky_call_ts_ms
+        state.risky_caller_calls_24h = s.risky_caller_calls_24h
+    state.sim_change_ts_ms = max(state.sim_change_ts_ms, s.sim_change_ts_ms)
+    state.phone_calls_24h = max(s.calls_24h, 0)
+
+
+def update(state: AccountState, key: str, signal: Signal, endpoints: frozenset[str] = frozenset(),
+           ) -> tuple[list[Emit], trace.TraceHit | None]:
+    """Apply one signal to an account: the signals other keyed states must receive, and
+    traced money that reached it (for the policy to hold or review)."""
+    if isinstance(signal, Taint):
+        return trace.on_taint(state, key, signal, endpoints)
+    return _update_features(state, key, signal), None
+
+
+def _update_features(state: AccountState, key: str, signal: Signal) -> list[Emit]:
+    if isinstance(signal, VictimReported):
+        return trace.on_report(state, key, signal)
+    if isinstance(signal, TransferOut):
+        return _on_transfer_out(state, key, signal)
+    if isinstance(signal, TransferIn):
+        _on_transfer_in(state, signal)
+    elif isinstance(signal, RegistryUpdate):
+        return _on_registry(state, key, signal)
+    elif isinstance(signal, IdentityCount):
+        _on_identity_count(state, signal)
+    elif isinstance(signal, PhoneContext):
+        _on_phone_context(state, signal)
+    return []
+
+
+def is_scored(signal: Signal) -> bool:
+    """Money movements are scored; context updates only change state."""
+    return isinstance(signal, TransferIn | TransferOut)
+
+
+def vector(state: AccountState, signal: TransferIn | TransferOut) -> np.ndarray:
+    """The feature vector at the signal's event time, in ``FEATURE_NAMES`` order."""
+    at_ms = signal.ts_ms
+    row = (
+        velocity.columns(state, at_ms)
+        + network.columns(state, at_ms, isinstance(signal, TransferOut))
+        + telecom.columns(state, at_ms)
+        + event.columns(state, signal, at_ms)
+    )
+    return np.asarray(row, dtype=np.float64)
+
+
+def hold(state: AccountState, key: str, ts_ms: int, ingest_ms: int, until_ms: int) -> list[Emit]:
+    """Mark the account held and tell its identities, so linked accounts learn of it."""
+    was_held = is_held(state, ts_ms)
+    state.held_until_ms = max(state.held_until_ms, until_ms)
+    state.taint_hops = 0
+    if was_held:
+        return []
+    return _links_at(key, ts_ms, ingest_ms, (state.msisdn_hash, state.device_id, state.national_id_hash), True)
+
+
+def feature_table() -> str:
+    """The Markdown table of every feature, for docs/features.md."""
+    return markdown_table(FEATURES)
+
+
+SUSPICIOUS_INFLOW_WINDOW_MS = 2 * DAY_MS
+
+
+def recent_inflow_satang(state: AccountState, at_ms: int) -> int:
+    """Money received in the last 48 hours: what a model-initiated hold may cover."""
+    return state.inflow.sum_between(at_ms - SUSPICIOUS_INFLOW_WINDOW_MS, at_ms)

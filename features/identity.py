@@ -1,0 +1,119 @@
+"""Per-identity state (phone, device, national ID): linked accounts and call behaviour.
+
+Identities live on their own partitions (keyed by hash), so they push what accounts need
+(counts of linked accounts, a phone's telecom context) as signals, instead of accounts
+asking across partitions per event.
+"""
+
+from __future__ import annotations
+
+from features.engine import Emit, counterparty_id
+from features.signals import (
+    CallMade,
+    CallReceived,
+    IdentityCount,
+    Link,
+    PhoneContext,
+    ScamReported,
+    Signal,
+    SimChange,
+)
+from features.state import MAX_LINKED_ACCOUNTS, IdentityState
+from features.windows import DAY_MS, HORIZON_MS
+from streams.topics import ACCOUNT_SIGNALS, IDENTITY_SIGNALS
+
+VELOCITY_LEVELS = (20, 50, 100)  # calls/day; >100 gets a number suspended (NBTC rule, brief)
+RISKY_DISTINCT_CALLEES_24H = 30
+NEW_SIM_MS = 7 * DAY_MS
+
+
+def is_risky_caller(s: CallReceived) -> bool:
+    """A scam-like caller: reported, calling many distinct people, or a busy brand-new SIM.
+
+    Examples:
+        >>> is_risky_caller(CallReceived(0, 0, "e", "ph_a", 150, 140, 0, 2 * DAY_MS))
+        True
+        >>> is_risky_caller(CallReceived(0, 0, "e", "ph_a", 4, 3, 0, 400 * DAY_MS))
+        False
+    """
+    new_and_busy = 0 <= s.caller_sim_age_ms < NEW_SIM_MS and s.caller_calls_24h >= 20
+    return s.caller_reports > 0 or s.caller_distinct_24h >= RISKY_DISTINCT_CALLEES_24H or new_and_busy
+
+
+def _velocity(state: IdentityState, at_ms: int) -> tuple[int, int]:
+    count, _, _, distinct = state.calls_out.window(at_ms, DAY_MS)
+    return count, distinct
+
+
+def _level(calls_24h: int) -> int:
+    return sum(calls_24h >= v for v in VELOCITY_LEVELS)
+
+
+def _context(state: IdentityState, key: str, signal: Signal) -> PhoneContext:
+    sim = max(state.sim_change_ts_ms, state.sim_register_ts_ms)
+    return PhoneContext(signal.ts_ms, signal.ingest_ms, key, state.risky_call_ts_ms,
+                        state.risky_caller_calls_24h, sim, _velocity(state, signal.ts_ms)[0])
+
+
+def _has_telecom(state: IdentityState) -> bool:
+    """Whether any telecom event reached this phone: without one, telecom features stay missing."""
+    return bool(len(state.calls_out)) or max(state.sim_change_ts_ms, state.sim_register_ts_ms,
+                                             state.risky_call_ts_ms) >= 0
+
+
+def _to_accounts(state: IdentityState, signal: Signal) -> list[Emit]:
+    return [(ACCOUNT_SIGNALS.name, account, signal) for account in state.accounts]
+
+
+def update(state: IdentityState, key: str, signal: Signal) -> list[Emit]:
+    """Apply one signal to an identity; return the signals for accounts and other phones."""
+    if isinstance(signal, Link):
+        return _on_link(state, key, signal)
+    is_phone = key.startswith("ph_")
+    if isinstance(signal, CallMade):
+        state.calls_out.expire_before(signal.ts_ms - HORIZON_MS)
+        state.calls_out.add(signal.ts_ms, 1, counterparty_id(signal.callee))
+        calls, distinct = _velocity(state, signal.ts_ms)
+        sim = state.sim_register_ts_ms
+        emits: list[Emit] = [(IDENTITY_SIGNALS.name, signal.callee, CallReceived(
+            signal.ts_ms, signal.ingest_ms, signal.event_id, key, calls, distinct,
+            state.scam_reports, signal.ts_ms - sim if sim >= 0 else -1,
+        ))]
+        level = _level(calls)
+        if level != state.pushed_velocity_level:
+            state.pushed_velocity_level = level
+            emits += _to_accounts(state, _context(state, key, signal))
+        return emits
+    if isinstance(signal, CallReceived):
+        if not is_risky_caller(signal):
+            return []
+        state.risky_call_ts_ms = max(state.risky_call_ts_ms, signal.ts_ms)
+        state.risky_caller_calls_24h = signal.caller_calls_24h
+    elif isinstance(signal, SimChange):
+        if signal.kind == "sim_register":
+            state.sim_register_ts_ms = max(state.sim_register_ts_ms, signal.ts_ms)
+        else:
+            state.sim_change_ts_ms = max(state.sim_change_ts_ms, signal.ts_ms)
+    elif isinstance(signal, ScamReported):
+        state.scam_reports += 1
+        return []
+    else:
+        return []
+    return _to_accounts(state, _context(state, key, signal)) if is_phone else []
+
+
+def _on_link(state: IdentityState, key: str, s: Link) -> list[Emit]:
+    changed = False
+    if s.account not in state.accounts and len(state.accounts) < MAX_LINKED_ACCOUNTS:
+        state.accounts.append(s.account)
+        changed = True
+    if s.held and s.account not in state.held_accounts and len(state.held_accounts) < MAX_LINKED_ACCOUNTS:
+        state.held_accounts.append(s.account)
+        changed = True
+    if not changed:
+        return []
+    count = IdentityCount(s.ts_ms, s.ingest_ms, key, len(state.accounts), len(state.held_accounts))
+    emits = _to_accounts(state, count)
+    if key.startswith("ph_") and _has_telecom(state):
+        emits.append((ACCOUNT_SIGNALS.name, s.account, _context(state, key, s)))
+    return emits

@@ -1,0 +1,181 @@
+"""Internal signals: what one keyed state tells another, through a repartition topic.
+
+Every change to an account's or identity's state arrives as one of these, keyed by the
+state it changes, so each state has exactly one writer (the worker owning its partition).
+Encoded as compact JSON arrays with a one-letter tag: cheap, debuggable with kcat.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    TAG: ClassVar[str] = ""
+    ts_ms: int  # event time of what caused it
+    ingest_ms: int  # broker time the triggering input arrived, for end-to-end latency
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOut(Signal):
+    """This account sent money (to the payer's partition)."""
+
+    TAG: ClassVar[str] = "o"
+    transfer_id: str
+    counterparty: str  # dst account key
+    amount_satang: int
+    channel: str
+    device_id: str | None
+    msisdn_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferIn(Signal):
+    """This account received money, with what the payer's side knew at that moment."""
+
+    TAG: ClassVar[str] = "i"
+    transfer_id: str
+    counterparty: str  # src account key
+    amount_satang: int
+    channel: str
+    first_time_pair: bool
+    payer_amount_ratio: float  # amount / payer's mean outgoing amount (0 = no history)
+    payer_risky_call_age_ms: int  # -1: no risky call to the payer's phone in the last hour
+    payer_held: bool
+    payer_taint_hops: int  # hops from a held/traced account, -1 = none
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryUpdate(Signal):
+    TAG: ClassVar[str] = "r"
+    opened_ts_ms: int
+    msisdn_hash: str | None
+    national_id_hash: str | None
+    device_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityCount(Signal):
+    """How many accounts share one of this account's phone, device or national-ID hashes."""
+
+    TAG: ClassVar[str] = "n"
+    identity: str
+    accounts_count: int
+    held_accounts_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneContext(Signal):
+    """Telecom facts about a phone linked to this account, pushed by the phone's owner."""
+
+    TAG: ClassVar[str] = "p"
+    identity: str
+    risky_call_ts_ms: int  # last call/SMS from a scam-like number, -1 none
+    risky_caller_calls_24h: int
+    sim_change_ts_ms: int  # last SIM swap or registration, -1 unknown
+    calls_24h: int  # the linked phone's own outgoing call velocity
+
+
+@dataclass(frozen=True, slots=True)
+class Link(Signal):
+    """An account uses this identity (phone, device, national ID)."""
+
+    TAG: ClassVar[str] = "l"
+    account: str
+    held: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallMade(Signal):
+    TAG: ClassVar[str] = "c"
+    event_id: str
+    callee: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallReceived(Signal):
+    TAG: ClassVar[str] = "k"
+    event_id: str
+    caller: str
+    caller_calls_24h: int
+    caller_distinct_24h: int
+    caller_reports: int
+    caller_sim_age_ms: int  # -1 unknown
+
+
+@dataclass(frozen=True, slots=True)
+class SimChange(Signal):
+    TAG: ClassVar[str] = "s"
+    event_id: str
+    kind: str  # sim_swap, sim_register
+
+
+@dataclass(frozen=True, slots=True)
+class ScamReported(Signal):
+    TAG: ClassVar[str] = "x"
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VictimReported(Signal):
+    """A victim's report, at the victim's account, which remembers where its money went."""
+
+    TAG: ClassVar[str] = "v"
+    report_id: str
+    transfer_ids: tuple[str, ...]
+    channel: str
+    police_complaint_ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Taint(Signal):
+    """Traced money of a case reached this account through ``transfer_id``."""
+
+    TAG: ClassVar[str] = "t"
+    case_id: str
+    hop: int  # 1 = received straight from the victim
+    amount_satang: int
+    transfer_id: str
+    from_account: str
+    credit_ts_ms: int
+    report_ts_ms: int
+    police: bool
+
+
+SIGNAL_TYPES: dict[str, type[Signal]] = {
+    cls.TAG: cls
+    for cls in (TransferOut, TransferIn, RegistryUpdate, IdentityCount, PhoneContext, Link,
+                CallMade, CallReceived, SimChange, ScamReported, VictimReported, Taint)
+}
+_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in SIGNAL_TYPES.values()}
+_ARITY = {cls.TAG: len(names) for cls, names in _FIELDS.items()}
+
+
+def encode_signal(signal: Signal) -> bytes:
+    """Examples:
+    >>> s = SimChange(5, 6, "e1", "sim_swap")
+    >>> encode_signal(s)
+    b'["s",5,6,"e1","sim_swap"]'
+    >>> decode_signal(encode_signal(s)) == s
+    True
+    """
+    values = [getattr(signal, name) for name in _FIELDS[type(signal)]]
+    return json.dumps([signal.TAG, *values], separators=(",", ":")).encode()
+
+
+def decode_signal(raw: bytes) -> Signal:
+    """Raises ValueError on anything that is not a signal we wrote."""
+    items = json.loads(raw)
+    if not isinstance(items, list) or not items or items[0] not in SIGNAL_TYPES:
+        raise ValueError("not a muleguard signal")
+    tag = items[0]
+    if len(items) - 1 != _ARITY[tag]:
+        raise ValueError(f"signal {tag!r} has {len(items) - 1} fields, expected {_ARITY[tag]}")
+    if tag == VictimReported.TAG:  # JSON has no tuples
+        ids_at = 1 + _FIELDS[VictimReported].index("transfer_ids")
+        items[ids_at] = tuple(items[ids_at])
+    return SIGNAL_TYPES[tag](*items[1:])

@@ -1,0 +1,132 @@
+"""Follow the money of a victim report, hop by hop, with one documented taint rule.
+
+Taint rule ("tainted first"): when traced money reaches an account, every later outgoing
+transfer of that account carries taint first, up to the traced amount still there. So the
+amount traced into the next hop is ``min(remaining taint, transfer amount)``, in time order.
+It is simple to explain to a bank officer and never traces more than arrived.
+
+Each hop is handled by the worker owning that account (a ``Taint`` signal keyed by it).
+Accounts keep a bounded history of their recent outgoing transfers, so a report hours
+later still finds where the money went, and keep each taint's remainder, so money moved
+after the report is traced live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from features.signals import Signal, Taint, TransferOut, VictimReported
+from features.state import MAX_RECENT_OUT, MAX_REPORTED, MAX_TAINTS, AccountState
+from features.windows import DAY_MS
+from streams.topics import ACCOUNT_SIGNALS
+
+Emit = tuple[str, str, Signal]
+TRACE_HISTORY_MS = 3 * DAY_MS
+MAX_HOPS = 4
+MERCHANT_DISTINCT_PAYERS_7D = 20  # fan-in this wide is a shop, biller or exchange: review, don't hold
+CASH_CHANNELS = frozenset({"atm", "counter"})  # money that left as cash: nothing further to hold
+
+
+CASHED_OUT = ""  # recent_out destination of a cash withdrawal
+
+
+@dataclass(frozen=True, slots=True)
+class TraceHit:
+    """Traced money reached ``key``: the policy turns this into a hold or a review."""
+
+    key: str
+    case_id: str
+    hop: int
+    amount_satang: int
+    transfer_id: str
+    from_account: str
+    credit_ts_ms: int
+    report_ts_ms: int
+    police: bool
+    merchant_like: bool
+    ingest_ms: int
+
+
+def remember_out(state: AccountState, s: TransferOut) -> None:
+    """Keep this outgoing transfer for later reports; forget what is too old or too many."""
+    dst = CASHED_OUT if s.channel in CASH_CHANNELS else s.counterparty
+    state.recent_out.append((s.transfer_id, s.ts_ms, dst, s.amount_satang))
+    if len(state.recent_out) > 1 and s.ts_ms < state.recent_out[-2][1]:
+        state.recent_out.sort(key=lambda row: row[1])
+    horizon = state.last_event_ts_ms - TRACE_HISTORY_MS
+    state.recent_out = [row for row in state.recent_out if row[1] >= horizon][-MAX_RECENT_OUT:]
+
+
+def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
+    """At the victim's account: send a hop-1 taint to every account the reported money reached."""
+    known = dict(state.reported)
+    emits: list[Emit] = []
+    by_id = {row[0]: row for row in state.recent_out}
+    for transfer_id in s.transfer_ids:
+        row = by_id.get(transfer_id)
+        if row is None or row[2] == CASHED_OUT:
+            continue
+        case_id = known.get(transfer_id, s.report_id)
+        if transfer_id not in known:
+            state.reported.append((transfer_id, case_id))
+        _, ts, dst, amount = row
+        emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
+            s.ts_ms, s.ingest_ms, case_id, 1, amount, transfer_id, key, ts, s.ts_ms,
+            s.police_complaint_ref is not None)))
+    state.reported = state.reported[-MAX_REPORTED:]
+    return emits
+
+
+def _forward(key: str, entry: list, outs: list[tuple[str, int, str, int]], ingest_ms: int,
+             at_ms: int) -> list[Emit]:
+    """Apply the tainted-first rule to ``outs``; updates ``entry``'s remainder in place."""
+    case_id, _, hop, remaining, _, report_ts, police = entry
+    emits: list[Emit] = []
+    if hop >= MAX_HOPS:
+        return emits
+    for transfer_id, ts, dst, amount in outs:
+        if remaining <= 0:
+            break
+        part = min(remaining, amount)
+        remaining -= part
+        if dst == CASHED_OUT:
+            continue  # withdrawn in cash: the trail ends, the amount is no longer holdable
+        emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
+            max(at_ms, ts), ingest_ms, case_id, hop + 1, part, transfer_id, key, ts, report_ts, bool(police))))
+    entry[3] = remaining
+    return emits
+
+
+def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] = frozenset(),
+             ) -> tuple[list[Emit], TraceHit | None]:
+    """Record traced money; forward it along transfers already made; report the hit once.
+
+    ``endpoints`` are allow-listed accounts (cash-out endpoints, merchants, payroll): the
+    trail stops there and the policy flags them for review instead of holding them.
+    """
+    if any(t[0] == s.case_id and t[1] == s.transfer_id for t in state.taints):
+        return [], None  # the same money reported again, retried or replayed: nothing new
+    entry = [s.case_id, s.transfer_id, s.hop, s.amount_satang, s.credit_ts_ms, s.report_ts_ms, int(s.police)]
+    merchant = key in endpoints or \
+        state.inflow.window(s.credit_ts_ms, 7 * DAY_MS)[3] >= MERCHANT_DISTINCT_PAYERS_7D
+    emits: list[Emit] = []
+    if not merchant:
+        later = [row for row in state.recent_out if row[1] >= s.credit_ts_ms]
+        emits = _forward(key, entry, later, s.ingest_ms, s.ts_ms)
+    state.taints.append(tuple(entry))  # type: ignore[arg-type]
+    state.taints = state.taints[-MAX_TAINTS:]
+    hit = TraceHit(key, s.case_id, s.hop, s.amount_satang, s.transfer_id, s.from_account,
+                   s.credit_ts_ms, s.report_ts_ms, s.police, merchant, s.ingest_ms)
+    return emits, hit
+
+
+def forward_live(state: AccountState, key: str, s: TransferOut) -> list[Emit]:
+    """A tainted account moving money after the report taints the receiver at once."""
+    emits: list[Emit] = []
+    for i, taint in enumerate(state.taints):
+        if taint[3] > 0 and s.ts_ms >= taint[4]:
+            entry = list(taint)
+            dst = CASHED_OUT if s.channel in CASH_CHANNELS else s.counterparty
+            emits += _forward(key, entry, [(s.transfer_id, s.ts_ms, dst, s.amount_satang)], s.ingest_ms, s.ts_ms)
+            state.taints[i] = tuple(entry)  # type: ignore[assignment]
+    return emits

@@ -1,0 +1,75 @@
+"""Scores feature vectors with a loaded model and explains the ones that lead to action."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+from features.engine import FEATURES
+from models import registry
+from models.registry import ModelMeta
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    probability: float
+    model_version: str
+
+
+def describe(feature_index: int, value: float) -> str:
+    """A feature and its value in words a bank officer reads.
+
+    Examples:
+        >>> describe(6, 152000.0)
+        'THB received (24h): 152,000'
+    """
+    spec = FEATURES[feature_index]
+    shown = "missing" if math.isnan(value) else f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2f}"
+    window = "" if spec.window in ("event", "all") else f" ({spec.window})"
+    return f"{spec.meaning}{window}: {shown}"
+
+
+class Scorer:
+    """``Scorer(dir).load()`` then ``score_one``/``score_many``; ``explain`` only for actions."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        self.model_dir = Path(model_dir)
+        self._booster: lgb.Booster | None = None
+        self._meta: ModelMeta | None = None
+
+    def load(self) -> Scorer:
+        self._booster, self._meta = registry.load(self.model_dir)
+        return self
+
+    @property
+    def booster(self) -> lgb.Booster:
+        if self._booster is None:
+            raise RuntimeError("Scorer.load() must be called before scoring")
+        return self._booster
+
+    @property
+    def meta(self) -> ModelMeta:
+        if self._meta is None:
+            raise RuntimeError("Scorer.load() must be called before reading its model's metadata")
+        return self._meta
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    def score_many(self, X: np.ndarray) -> np.ndarray:
+        return self.booster.predict(X, num_threads=1)
+
+    def score_one(self, vector: np.ndarray) -> Score:
+        probability = float(self.booster.predict(vector.reshape(1, -1), num_threads=1)[0])
+        return Score(probability, self.version)
+
+    def explain(self, vector: np.ndarray, top: int = 3) -> tuple[str, ...]:
+        """The features that pushed this score up most (LightGBM per-feature contributions)."""
+        contrib = self.booster.predict(vector.reshape(1, -1), pred_contrib=True, num_threads=1)[0][:-1]
+        order = np.argsort(-contrib, kind="stable")[:top]
+        return tuple(describe(int(i), float(vector[i])) for i in order if contrib[i] > 0)

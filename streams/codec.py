@@ -1,0 +1,315 @@
+"""Bytes to records and back. ``decode_*`` never raises: bad input becomes a ``Rejection``.
+
+Decoding is where the wire's loose forms (THB as number or string, time as RFC 3339 or
+epoch ms, raw phone numbers) become the strict internal ones (satang, UTC ms, keyed
+hashes), so the rest of the code never sees either a float amount or a raw identifier.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from streams.contracts import (
+    BANKS,
+    CHANNELS,
+    REPORT_CHANNELS,
+    TELECOM_KINDS,
+    DeadLetter,
+    FreezeRequest,
+    RegistryLink,
+    Rejection,
+    TelecomEvent,
+    Transfer,
+    VictimReport,
+)
+from streams.privacy import normalise_msisdn, pseudonymise
+from streams.timefmt import MAX_TS_MS, MIN_TS_MS, format_ts, parse_ts
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_ID_CHARS = 128
+MAX_AMOUNT_SATANG = 100_000_000_000  # 1 bn THB in one transfer is not a real retail transfer.
+MAX_TRANSFER_IDS = 100
+FUTURE_TOLERANCE_MS = 10 * 60 * 1000
+
+T = TypeVar("T")
+
+
+class _BadInputError(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason, self.detail = reason, detail
+
+
+def parse_amount_satang(value: object) -> int:
+    """THB (number or decimal string, <= 2 decimals) to positive integer satang.
+
+    Examples:
+        >>> parse_amount_satang("1234.5"), parse_amount_satang(Decimal("0.01")), parse_amount_satang(7)
+        (123450, 1, 700)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise _BadInputError("bad_amount", f"amount must be a number or decimal string, got {type(value).__name__}")
+    try:
+        thb = Decimal(value) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise _BadInputError("bad_amount", f"amount {str(value)[:40]!r} is not a decimal") from None
+    if not thb.is_finite():
+        raise _BadInputError("bad_amount", "amount is not finite")
+    satang = thb * 100
+    if satang != satang.to_integral_value():
+        raise _BadInputError("bad_amount", "amount has more than 2 decimals")
+    if satang <= 0:
+        raise _BadInputError("non_positive_amount", f"amount must be > 0, got {thb}")
+    if satang > MAX_AMOUNT_SATANG:
+        raise _BadInputError("absurd_amount", f"amount {thb} THB exceeds {MAX_AMOUNT_SATANG // 100} THB")
+    return int(satang)
+
+
+def format_amount(satang: int) -> str:
+    """Integer satang as a THB decimal string.
+
+    Examples:
+        >>> format_amount(123450), format_amount(5)
+        ('1234.50', '0.05')
+    """
+    return f"{satang // 100}.{satang % 100:02d}"
+
+
+class _Fields:
+    """Typed access to one decoded JSON object, raising ``_BadInputError`` with a precise reason."""
+
+    def __init__(self, obj: dict[str, Any], now_ms: int | None) -> None:
+        self.obj, self.now_ms = obj, now_ms
+
+    def _get(self, name: str, required: bool) -> Any:
+        value = self.obj.get(name)
+        if value is None and required:
+            raise _BadInputError("missing_field", f"{name} is required")
+        return value
+
+    def text(self, name: str, required: bool = True) -> str | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise _BadInputError("wrong_type", f"{name} must be a non-empty string")
+        if len(value) > MAX_ID_CHARS:
+            raise _BadInputError("too_long", f"{name} is longer than {MAX_ID_CHARS} characters")
+        return value
+
+    def choice(self, name: str, allowed: frozenset[str], reason: str) -> str:
+        value = self.text(name)
+        if value not in allowed:
+            raise _BadInputError(reason, f"{name} {value!r} is not one of {sorted(allowed)}")
+        return value  # type: ignore[return-value]
+
+    def bank(self, name: str) -> str:
+        return self.choice(name, BANKS, "unknown_bank")
+
+    def ts(self, name: str = "ts") -> int:
+        raw = self._get(name, True)
+        ts_ms = parse_ts(raw)
+        if ts_ms is None:
+            raise _BadInputError("bad_timestamp", f"{name} must be RFC 3339 with offset or epoch ms")
+        if not MIN_TS_MS <= ts_ms <= MAX_TS_MS:
+            raise _BadInputError("timestamp_out_of_range", f"{name} {raw!r} is outside 2015-2100")
+        if self.now_ms is not None and ts_ms > self.now_ms + FUTURE_TOLERANCE_MS:
+            raise _BadInputError("timestamp_in_future", f"{name} is {(ts_ms - self.now_ms) // 1000} s ahead")
+        return ts_ms
+
+    def phone_hash(self, name: str, required: bool = False) -> str | None:
+        value = self.text(name, required)
+        if value is None:
+            return None
+        normal = normalise_msisdn(value)
+        if normal is None:
+            raise _BadInputError("bad_msisdn", f"{name} is not a phone number")
+        return pseudonymise("ph", normal)
+
+    def id_hash(self, name: str, kind: str) -> str | None:
+        value = self.text(name, False)
+        return None if value is None else pseudonymise(kind, value.strip())
+
+    def national_id_hash(self, name: str) -> str | None:
+        value = self.text(name, False)
+        if value is None:
+            return None
+        digits = value.replace("-", "").replace(" ", "")
+        if not (digits.isdigit() and len(digits) == 13):
+            raise _BadInputError("bad_national_id", f"{name} must have 13 digits")
+        return pseudonymise("nid", digits)
+
+    def positive_int(self, name: str) -> int | None:
+        value = self._get(name, False)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 86_400:
+            raise _BadInputError("wrong_type", f"{name} must be an integer 0..86400")
+        return value
+
+
+def _decode(raw: bytes, now_ms: int | None, build: Callable[[_Fields], T]) -> T | Rejection:
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return Rejection("oversized", f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
+    try:
+        obj = json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Rejection("malformed_json", str(exc)[:200])
+    if not isinstance(obj, dict):
+        return Rejection("not_an_object", f"top level is {type(obj).__name__}")
+    try:
+        return build(_Fields(obj, now_ms))
+    except _BadInputError as bad:
+        return Rejection(bad.reason, bad.detail)
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises".
+        return Rejection("invalid", f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _transfer(f: _Fields) -> Transfer:
+    src_bank, src_account = f.bank("src_bank"), f.text("src_account")
+    dst_bank, dst_account = f.bank("dst_bank"), f.text("dst_account")
+    if (src_bank, src_account) == (dst_bank, dst_account):
+        raise _BadInputError("self_transfer", "source and destination are the same account")
+    return Transfer(
+        transfer_id=f.text("transfer_id"),  # type: ignore[arg-type]
+        ts_ms=f.ts(),
+        src_bank=src_bank,
+        src_account=src_account,  # type: ignore[arg-type]
+        dst_bank=dst_bank,
+        dst_account=dst_account,  # type: ignore[arg-type]
+        amount_satang=parse_amount_satang(f._get("amount", True)),
+        channel=f.choice("channel", CHANNELS, "unknown_channel"),
+        src_device_id=f.id_hash("src_device_id", "dev"),
+        src_msisdn_hash=f.phone_hash("src_msisdn"),
+    )
+
+
+def _telecom(f: _Fields) -> TelecomEvent:
+    kind = f.choice("kind", TELECOM_KINDS, "unknown_kind")
+    b = f.phone_hash("msisdn_b", required=kind in ("call", "sms"))
+    return TelecomEvent(
+        event_id=f.text("event_id"),  # type: ignore[arg-type]
+        ts_ms=f.ts(),
+        kind=kind,
+        msisdn_a_hash=f.phone_hash("msisdn_a", required=True),  # type: ignore[arg-type]
+        msisdn_b_hash=b,
+        duration_s=f.positive_int("duration_s"),
+        cell_id=f.text("cell_id", False),
+        imei_hash=f.id_hash("imei", "imei"),
+    )
+
+
+def _registry(f: _Fields) -> RegistryLink:
+    opened = f.ts("opened_ts")
+    ts = f.ts("ts") if f.obj.get("ts") is not None else opened
+    return RegistryLink(
+        bank=f.bank("bank"),
+        account=f.text("account"),  # type: ignore[arg-type]
+        opened_ts_ms=opened,
+        ts_ms=max(ts, opened),
+        msisdn_hash=f.phone_hash("msisdn"),
+        national_id_hash=f.national_id_hash("national_id"),
+        device_id=f.id_hash("device_id", "dev"),
+    )
+
+
+def _report(f: _Fields) -> VictimReport:
+    ids = f._get("transfer_ids", True)
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_TRANSFER_IDS:
+        raise _BadInputError("wrong_type", f"transfer_ids must be a list of 1..{MAX_TRANSFER_IDS} ids")
+    if not all(isinstance(i, str) and 0 < len(i) <= MAX_ID_CHARS for i in ids):
+        raise _BadInputError("wrong_type", "transfer_ids must hold non-empty strings")
+    return VictimReport(
+        report_id=f.text("report_id"),  # type: ignore[arg-type]
+        ts_ms=f.ts(),
+        victim_bank=f.bank("victim_bank"),
+        victim_account=f.text("victim_account"),  # type: ignore[arg-type]
+        transfer_ids=tuple(dict.fromkeys(ids)),
+        channel=f.choice("channel", REPORT_CHANNELS, "unknown_channel"),
+        police_complaint_ref=f.text("police_complaint_ref", False),
+    )
+
+
+def decode_transfer(raw: bytes, now_ms: int | None = None) -> Transfer | Rejection:
+    return _decode(raw, now_ms, _transfer)
+
+
+def decode_telecom(raw: bytes, now_ms: int | None = None) -> TelecomEvent | Rejection:
+    return _decode(raw, now_ms, _telecom)
+
+
+def decode_registry(raw: bytes, now_ms: int | None = None) -> RegistryLink | Rejection:
+    return _decode(raw, now_ms, _registry)
+
+
+def decode_report(raw: bytes, now_ms: int | None = None) -> VictimReport | Rejection:
+    return _decode(raw, now_ms, _report)
+
+
+def freeze_request_to_json(req: FreezeRequest) -> dict[str, Any]:
+    """The exact ``freeze.requests.v1`` object: schema fields only, no framework keys."""
+    return {
+        "request_id": req.request_id,
+        "bank": req.bank,
+        "account": req.account,
+        "action": req.action,
+        "amount": None if req.amount_satang is None else format_amount(req.amount_satang),
+        "reason": req.reason,
+        "score": req.score,
+        "model_version": req.model_version,
+        "top_reasons": list(req.top_reasons),
+        "case_id": req.case_id,
+        "hop": req.hop,
+        "trigger_event_id": req.trigger_event_id,
+        "event_ts": format_ts(req.event_ts_ms),
+        "emitted_ts": format_ts(req.emitted_ts_ms),
+        "legal_basis": req.legal_basis,
+        "expires_ts": None if req.expires_ts_ms is None else format_ts(req.expires_ts_ms),
+    }
+
+
+def encode_freeze_request(req: FreezeRequest) -> bytes:
+    return json.dumps(freeze_request_to_json(req), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode_freeze_request(raw: bytes) -> FreezeRequest:
+    """For consumers and tests (banks' side). Raises on bad input: it is our own output."""
+    obj = json.loads(raw)
+    amount = obj["amount"]
+    return FreezeRequest(
+        request_id=obj["request_id"],
+        bank=obj["bank"],
+        account=obj["account"],
+        action=obj["action"],
+        amount_satang=None if amount is None else parse_amount_satang(amount),
+        reason=obj["reason"],
+        score=obj["score"],
+        model_version=obj["model_version"],
+        top_reasons=tuple(obj["top_reasons"]),
+        case_id=obj["case_id"],
+        hop=obj["hop"],
+        trigger_event_id=obj["trigger_event_id"],
+        event_ts_ms=parse_ts(obj["event_ts"]),  # type: ignore[arg-type]
+        emitted_ts_ms=parse_ts(obj["emitted_ts"]),  # type: ignore[arg-type]
+        legal_basis=obj["legal_basis"],
+        expires_ts_ms=None if obj["expires_ts"] is None else parse_ts(obj["expires_ts"]),
+    )
+
+
+def dead_letter_to_json(dl: DeadLetter) -> dict[str, Any]:
+    return {
+        "source_topic": dl.source_topic,
+        "partition": dl.partition,
+        "offset": dl.offset,
+        "reason": dl.reason,
+        "detail": dl.detail,
+        "raw": dl.raw,
+        "raw_encoding": dl.raw_encoding,
+        "rejected_ts": format_ts(dl.rejected_ts_ms),
+    }
+
+
+def encode_dead_letter(dl: DeadLetter) -> bytes:
+    return json.dumps(dead_letter_to_json(dl), ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,55 @@
+"""Each wire dataclass and its published JSON Schema describe the same fields, both ways."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import jsonschema
+import pytest
+from factories import T0_MS
+
+from streams import codec
+from streams.contracts import DeadLetter, FreezeRequest, RegistryLink, TelecomEvent, Transfer, VictimReport
+from streams.schemas_path import schema_for
+from streams.topics import ALL_TOPICS
+
+# Wire name -> dataclass field, where decoding changes the name (units, pseudonymisation).
+RENAMES = {
+    "ts": "ts_ms", "amount": "amount_satang", "opened_ts": "opened_ts_ms", "src_msisdn": "src_msisdn_hash",
+    "msisdn_a": "msisdn_a_hash", "msisdn_b": "msisdn_b_hash", "imei": "imei_hash", "msisdn": "msisdn_hash",
+    "national_id": "national_id_hash", "event_ts": "event_ts_ms", "emitted_ts": "emitted_ts_ms",
+    "expires_ts": "expires_ts_ms", "rejected_ts": "rejected_ts_ms",
+}
+CONTRACTS = {
+    "bank.transfers.v1": Transfer, "telecom.events.v1": TelecomEvent, "registry.accounts.v1": RegistryLink,
+    "victim.reports.v1": VictimReport, "freeze.requests.v1": FreezeRequest, "deadletter.v1": DeadLetter,
+}
+
+
+@pytest.mark.parametrize("topic", sorted(CONTRACTS))
+def test_dataclass_and_schema_name_the_same_fields(topic: str) -> None:
+    wire = {RENAMES.get(name, name) for name in schema_for(topic)["properties"]}
+    fields = {f.name for f in dataclasses.fields(CONTRACTS[topic])}
+    assert wire == fields
+
+
+def test_every_topic_with_a_schema_file_has_one() -> None:
+    for spec in ALL_TOPICS:
+        if spec.schema:
+            assert schema_for(spec.name)["title"] == spec.name
+
+
+def test_encoded_freeze_request_has_exactly_the_schema_fields() -> None:
+    request = FreezeRequest(
+        request_id="0" * 32, bank="SCB", account="1", action="hold", amount_satang=12_345, reason="model",
+        score=0.97, model_version="m1", top_reasons=("x",), case_id=None, hop=None,
+        trigger_event_id="t1", event_ts_ms=T0_MS, emitted_ts_ms=T0_MS + 5, legal_basis="bank_suspicion_3d",
+        expires_ts_ms=T0_MS + 3 * 86_400_000,
+    )
+    encoded = json.loads(codec.encode_freeze_request(request))
+    jsonschema.validate(encoded, schema_for("freeze.requests.v1"))
+    assert set(encoded) == set(schema_for("freeze.requests.v1")["properties"])
+    assert "__faust" not in encoded
+    assert encoded["amount"] == "123.45"
+    assert codec.decode_freeze_request(codec.encode_freeze_request(request)) == request

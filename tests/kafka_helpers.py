@@ -1,0 +1,118 @@
+"""Helpers for tests that talk to a real broker and a real worker process."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+
+class RunningWorker:
+    def __init__(self, process, web_port: int, log: Path) -> None:
+        self.process, self.web_port, self.log = process, web_port, log
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith("#") or line.split("{", 1)[0].split(" ", 1)[0] != name:
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def produce(bootstrap: str, messages: list[tuple[str, bytes, bytes]], rate: float | None = None) -> None:
+    """Send (topic, key, value) in order, optionally paced at ``rate`` messages per second."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "partitioner": "murmur2_random"})
+    started = time.monotonic()
+    for i, (topic, key, value) in enumerate(messages):
+        if rate:
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        producer.produce(topic, value, key=key)
+        producer.poll(0)
+    producer.flush(30)
+
+
+def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0, timeout_s: float = 120.0,
+                until=None) -> list[bytes]:  # noqa: ANN001
+    """Everything on ``topic`` from the start, until ``idle_s`` without news (or ``until`` holds)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.topics import BY_NAME
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{time.time_ns()}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(BY_NAME[topic].partitions)])
+    values: list[bytes] = []
+    deadline, last_news = time.monotonic() + timeout_s, time.monotonic()
+    try:
+        while time.monotonic() < deadline and time.monotonic() - last_news < idle_s:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            values.append(message.value())
+            last_news = time.monotonic()
+            if until is not None and until(values):
+                break
+    finally:
+        consumer.close()
+    return values
+
+
+def decoded(values: list[bytes]) -> list[dict]:
+    return [json.loads(v) for v in values]
+
+
+INPUT_TOPICS = ("bank.transfers.v1", "telecom.events.v1", "registry.accounts.v1", "victim.reports.v1")
+INTERNAL_TOPICS = ("muleguard.account-signals.v1", "muleguard.identity-signals.v1")
+
+
+def settle(worker: RunningWorker, inputs: int, quiet_s: float = 3.0, timeout_s: float = 240.0) -> None:
+    """Wait until the worker consumed ``inputs`` input messages and its internal topics went quiet."""
+    deadline = time.monotonic() + timeout_s
+    while sum(worker.metric("muleguard_events_consumed_total", topic=t) for t in INPUT_TOPICS) < inputs:
+        assert time.monotonic() < deadline, "worker did not consume all input in time"
+        assert worker.alive(), "worker died"
+        time.sleep(0.5)
+    last, since = -1.0, time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        assert time.monotonic() < deadline, "worker did not settle in time"
+        now = sum(worker.metric("muleguard_events_consumed_total", topic=t) for t in INTERNAL_TOPICS)
+        if now != last:
+            last, since = now, time.monotonic()
+        time.sleep(0.25)
+
+
+def settle_exact(worker: RunningWorker, inputs: int, timeout_s: float = 60.0) -> None:
+    """Wait until every input and every internal signal the worker sent has been consumed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = worker.metrics()
+        consumed = {t: _sample(text, "muleguard_events_consumed_total", t) for t in INPUT_TOPICS + INTERNAL_TOPICS}
+        sent = {t: _sample(text, "muleguard_signals_sent_total", t) for t in INTERNAL_TOPICS}
+        if sum(consumed[t] for t in INPUT_TOPICS) >= inputs and all(consumed[t] >= sent[t] for t in INTERNAL_TOPICS):
+            return
+        assert time.monotonic() < deadline, f"worker did not settle: consumed {consumed}, sent {sent}"
+        assert worker.alive(), "worker died"
+        time.sleep(0.003)
+
+
+def _sample(text: str, name: str, topic: str) -> float:
+    prefix = f'{name}{{topic="{topic}"}} '
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix):])
+    return 0.0

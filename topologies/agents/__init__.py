@@ -1,0 +1,1 @@
+"""Faust agents: each body moves data between Kafka, tables and the pure functions."""

@@ -1,0 +1,66 @@
+"""Ingest agents: raw bytes from the banks' and operators' topics to internal signals.
+
+They decode raw bytes themselves (never through a Faust deserializer), so a malformed
+message becomes a dead letter with a reason instead of an exception inside Faust.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from faust import StreamT
+
+from features.routing import route
+from features.signals import encode_signal
+from streams import codec
+from streams.contracts import Rejection
+from streams.deadletter import dead_letter
+from streams.topics import DEADLETTER, REGISTRY, TELECOM, TRANSFERS, VICTIM_REPORTS
+from topologies.app import Pipeline
+
+DECODERS: dict[str, Callable[..., object]] = {
+    TRANSFERS.name: codec.decode_transfer,
+    TELECOM.name: codec.decode_telecom,
+    REGISTRY.name: codec.decode_registry,
+    VICTIM_REPORTS.name: codec.decode_report,
+}
+
+
+def register(p: Pipeline) -> None:
+    for topic_name in (TRANSFERS.name, TELECOM.name, REGISTRY.name, VICTIM_REPORTS.name):
+        _register_one(p, topic_name)
+
+
+def _register_one(p: Pipeline, topic_name: str) -> None:
+    decode = DECODERS[topic_name]
+    source, dlq, m = p.topics[topic_name], p.topics[DEADLETTER.name], p.metrics
+    consumed = m.events_consumed.labels(topic_name)
+    last_ts = m.last_event_ts.labels(topic_name)
+    stage = m.stage_seconds.labels(f"ingest:{topic_name}")
+    time_lag = m.event_time_lag
+
+    async def ingest(stream: StreamT) -> None:
+        """1. decode; 2. a rejection goes to the dead-letter topic; 3. signals go to their owners."""
+        async for event in stream.events():
+            started = time.perf_counter()
+            message = event.message
+            now_ms = int(time.time() * 1000)
+            record = decode(event.value, now_ms)
+            consumed.inc()
+            if isinstance(record, Rejection):
+                m.events_rejected.labels(topic_name, record.reason).inc()
+                letter = dead_letter(event.value or b"", topic_name, message.partition,
+                                     message.offset, record, now_ms)
+                await dlq.send(key=topic_name.encode(), value=codec.encode_dead_letter(letter))
+                continue
+            last_ts.set(record.ts_ms / 1000)  # type: ignore[attr-defined]
+            time_lag.observe(max(now_ms - record.ts_ms, 0) / 1000)  # type: ignore[attr-defined]
+            ingest_ms = int(message.timestamp * 1000) if message.timestamp else now_ms
+            for target, key, signal in route(record, ingest_ms):  # type: ignore[arg-type]
+                await p.topics[target].send(key=key.encode(), value=encode_signal(signal))
+                p.metrics.signals_sent.labels(target).inc()
+            stage.observe(time.perf_counter() - started)
+
+    ingest.__name__ = ingest.__qualname__ = f"ingest_{topic_name.replace('.', '_')}"
+    p.app.agent(source, name=f"ingest-{topic_name}")(ingest)

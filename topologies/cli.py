@@ -1,0 +1,237 @@
+"""The ``muleguard`` command: parse, call one function in the package that owns the work, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from topologies.settings import ENV_BROKER
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, never as a traceback."""
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _progress(prefix: str) -> Callable[[str], None]:
+    started = time.monotonic()
+    return lambda msg: _say(f"[{prefix} {time.monotonic() - started:6.1f}s] {msg}")
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from topologies.broker import EmbeddedBroker
+    from topologies.proc import exit_on_sigterm
+
+    exit_on_sigterm()
+    broker = EmbeddedBroker(port=args.port).start()
+    _say(broker.url)
+    try:
+        while broker.process and broker.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from topologies.settings import WorkerSettings
+    from topologies.worker import run_worker
+
+    broker = args.broker or os.environ.get(ENV_BROKER)
+    if not broker:
+        raise UserError(
+            f"no broker: pass --broker kafka://HOST:PORT or set {ENV_BROKER} "
+            "(for a local one, run `muleguard broker` in another terminal)")
+    settings = WorkerSettings.from_env(
+        broker=broker, model_dir=Path(args.model) if args.model else None, web_port=args.web_port,
+        data_dir=Path(args.data_dir) if args.data_dir else None, app_id=args.app_id,
+        web_host=args.web_host, endpoints_path=Path(args.endpoints) if args.endpoints else None)
+    from models.registry import check_compatible, read_meta
+
+    check_compatible(read_meta(settings.model_dir))
+    run_worker(settings, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from streams.simulator import sink
+    from streams.simulator.calibration import WorldConfig
+    from streams.simulator.world import World
+
+    config = WorldConfig(accounts=args.accounts, days=args.days, seed=args.seed)
+    if args.report:
+        from streams.simulator.report import calibration_report
+
+        world = World(config)
+        for _ in world.events():
+            pass
+        rows = calibration_report(world)
+        _say(f"{'metric':58} {'realised':>14} {'target':>14}  note")
+        for metric, realised, target, note in rows:
+            _say(f"{metric:58} {_fmt(realised):>14} {_fmt(target):>14}  {note}")
+        return 0
+    if bool(args.out) == bool(args.broker):
+        raise UserError("give exactly one of --out DIR or --broker URL")
+    started = time.monotonic()
+    if args.out:
+        counts = sink.write_dir(World(config), Path(args.out))
+        total = sum(counts.values()) if isinstance(counts, dict) else counts
+        _say(f"wrote {total:,} events to {args.out} in {time.monotonic() - started:.1f}s")
+        return 0
+    from topologies.broker import bootstrap_of
+
+    sent = sink.stream_to_kafka(World(config), bootstrap_of(args.broker), rate=args.rate,
+                                speedup=args.speedup)
+    _say(f"sent {sent:,} events to {args.broker} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return "" if value is None else str(value)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from models.pipeline import train_from_dir
+
+    until = _parse_time(args.until, "--until") if args.until else None
+    meta = train_from_dir(args.data, args.labels, args.out, until_ms=until, progress=_progress("train"))
+    v = meta.metrics["validation"]
+    _say(f"model {meta.version} -> {args.out}")
+    _say(f"validation: PR-AUC {v['pr_auc']:.3f}, hold precision {v['precision']:.3f}, "
+         f"recall {v['recall']:.3f} at threshold {meta.hold_threshold:.4f}")
+    return 0
+
+
+def _parse_time(value: str, flag: str) -> int:
+    from streams.timefmt import parse_ts
+
+    ts = int(value) if value.isdigit() else parse_ts(value)
+    if ts is None:
+        raise UserError(f"{flag} must be RFC 3339 with offset or epoch milliseconds, got {value!r}")
+    return ts
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from models.replay import replay_decisions
+    from models.scorer import Scorer
+    from streams.codec import freeze_request_to_json
+
+    scorer = Scorer(args.model).load()
+    log, replayer = replay_decisions(args.data, scorer)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as fh:
+        for request in log.holds:
+            fh.write(json.dumps(freeze_request_to_json(request), ensure_ascii=False) + "\n")
+    _say(f"replayed {replayer.records:,} records ({replayer.rejected:,} rejected), scored "
+         f"{log.scored:,} events, {len(log.holds):,} freeze requests -> {out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from topologies.demo import run_demo
+
+    summary = run_demo(duration_s=args.duration, rate=args.rate, model_dir=Path(args.model),
+                       work_dir=Path(args.work_dir), say=_say)
+    if args.report:
+        Path(args.report).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.bench_command == "keyed-sum":
+        from topologies import keyed_sum
+
+        argv = ["--broker", args.broker, "--topic", args.topic, "--count", str(args.count)]
+        return keyed_sum.main(argv) or 0
+    raise UserError("choose a benchmark: keyed-sum")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="muleguard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="embedded broker + worker + simulated traffic, then a summary")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default 60)")
+    p.add_argument("--rate", type=float, default=500.0, help="events per second (default 500)")
+    p.add_argument("--report", help="write the summary as JSON to this file")
+    p.add_argument("--model", default="var/model", help="model directory (trained if missing)")
+    p.add_argument("--work-dir", default="var/demo", help="scratch directory for logs and state")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("worker", help="the Faust worker (needs --broker or MULEGUARD_BROKER)")
+    p.add_argument("--broker", help="kafka://HOST:PORT[,kafka://HOST:PORT...]")
+    p.add_argument("--web-port", type=int, default=6066)
+    p.add_argument("--web-host", default=None, help="bind address of the web server (default 127.0.0.1)")
+    p.add_argument("--model", help="model directory (default var/model or MULEGUARD_MODEL)")
+    p.add_argument("--data-dir", help="where RocksDB state lives (default var/worker)")
+    p.add_argument("--app-id", default=None, help="consumer group / app id (default muleguard)")
+    p.add_argument("--endpoints", help="allow-list CSV (bank,account,kind): tracing reviews, never holds, these")
+    p.add_argument("--loglevel", default="warning")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("broker", help="the embedded Tansu broker with the project's topics")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("simulate", help="a simulated world to files or into Kafka")
+    p.add_argument("--out", help="data directory to write")
+    p.add_argument("--broker", help="stream into this broker instead of files")
+    p.add_argument("--rate", type=float, default=None, help="events per second when streaming")
+    p.add_argument("--speedup", type=float, default=None, help="event time / wall time when streaming")
+    p.add_argument("--accounts", type=int, default=20_000)
+    p.add_argument("--days", type=float, default=3.0)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--report", action="store_true", help="print the calibration report instead")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("train", help="train a model on a data directory")
+    p.add_argument("--data", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--until", help="only events before this time (RFC 3339 or epoch ms)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("replay", help="the freeze requests the live worker would emit")
+    p.add_argument("--data", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("bench", help="benchmarks")
+    bench = p.add_subparsers(dest="bench_command", required=True)
+    k = bench.add_parser("keyed-sum", help="per-key running sum in a RocksDB table (vs ../shared/bench)")
+    k.add_argument("--broker", required=True)
+    k.add_argument("--topic", required=True)
+    k.add_argument("--count", type=int, required=True)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (UserError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError) as exc:
+        if os.environ.get("MULEGUARD_DEBUG"):
+            raise
+        print(f"muleguard: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

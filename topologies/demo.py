@@ -1,0 +1,190 @@
+"""`muleguard demo`: embedded broker, a worker, simulated traffic, and what got frozen how fast.
+
+Latency is measured from the moment the demo hands the triggering transfer to the Kafka
+producer to the freeze request's ``emitted_ts`` (same machine, same clock): the delay a
+bank would see between sending a transfer and receiving the hold request.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from streams.codec import decode_freeze_request
+from streams.topics import FREEZE_REQUESTS, TRANSFERS
+from topologies.broker import EmbeddedBroker, free_port
+from topologies.worker import spawn_worker, stop_process, wait_ready
+
+TRAIN_WORLD = {"accounts": 12_000, "days": 4.0, "seed": 101}
+DEMO_SEED = 2026
+EVENTS_PER_ACCOUNT_DAY = 2.2  # measured on the simulator's default mix; sizes the demo world
+
+
+def ensure_model(model_dir: Path, work_dir: Path, say: Callable[[str], None]) -> None:
+    """Train on a separate simulated world (another seed) if no model exists yet."""
+    if (model_dir / "meta.json").exists():
+        say(f"using model in {model_dir}")
+        return
+    from models.pipeline import train_from_dir
+    from streams.simulator import sink
+    from streams.simulator.calibration import WorldConfig
+    from streams.simulator.world import World
+
+    data = work_dir / "train-data"
+    say(f"no model yet: simulating a training world {TRAIN_WORLD} ...")
+    shutil.rmtree(data, ignore_errors=True)
+    sink.write_dir(World(WorldConfig(**TRAIN_WORLD)), data)
+    say("training a LightGBM model on it ...")
+    meta = train_from_dir(data, data / "labels.csv", model_dir, progress=lambda m: say(f"  {m}"))
+    v = meta.metrics["validation"]
+    say(f"model {meta.version}: validation PR-AUC {v['pr_auc']:.3f}, hold precision {v['precision']:.3f}")
+
+
+@dataclass
+class Tally:
+    """What the demo saw come back, updated by the consumer thread."""
+
+    sent_ms: dict[str, float] = field(default_factory=dict)
+    holds: dict[str, dict] = field(default_factory=dict)  # account key -> first hold request
+    latencies_ms: list[float] = field(default_factory=list)
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _consume_freezes(bootstrap: str, tally: Tally, stop: threading.Event) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-{time.time_ns()}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(FREEZE_REQUESTS.name, p, 0) for p in range(FREEZE_REQUESTS.partitions)])
+    while not stop.is_set():
+        message = consumer.poll(0.2)
+        if message is None or message.error():
+            continue
+        request = decode_freeze_request(message.value())
+        with tally.lock:
+            tally.requests += 1
+            sent = tally.sent_ms.get(request.trigger_event_id)
+            if sent is not None:
+                tally.latencies_ms.append(request.emitted_ts_ms - sent)
+            tally.holds.setdefault(request.key, json.loads(message.value()))
+    consumer.close()
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def run_demo(duration_s: float, rate: float, model_dir: Path, work_dir: Path,
+             say: Callable[[str], None]) -> dict:
+    from confluent_kafka import Producer
+
+    from streams.simulator.calibration import WorldConfig
+    from streams.simulator.world import World
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ensure_model(model_dir, work_dir, say)
+    total = int(duration_s * rate)
+    accounts = max(2_000, int(total / EVENTS_PER_ACCOUNT_DAY))
+    world = World(WorldConfig(accounts=accounts, days=1.0, seed=DEMO_SEED))
+    labels = {f"{bank}:{account}": is_mule for bank, account, is_mule, *_ in world.labels()}
+
+    from streams.simulator.sink import write_endpoints
+
+    endpoints = work_dir / "endpoints.csv"
+    write_endpoints(world, endpoints)
+    worker_dir = work_dir / "worker-state"
+    shutil.rmtree(worker_dir, ignore_errors=True)
+    web_port = free_port()
+    with EmbeddedBroker(log_path=work_dir / "broker.log") as broker:
+        say(f"embedded broker at {broker.url} (Tansu, memory only)")
+        worker = spawn_worker(broker.url, model_dir, worker_dir, web_port, work_dir / "worker.log",
+                              endpoints=endpoints)
+        try:
+            wait_ready(web_port, 90, worker)
+            say(f"worker ready; metrics at http://127.0.0.1:{web_port}/metrics "
+                "(dashboards: deploy/grafana, see docs/operations.md)")
+            summary = _stream(world, labels, broker.bootstrap, total, rate, say, Producer)
+        finally:
+            stop_process(worker)
+    return summary
+
+
+def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: float,
+            say: Callable[[str], None], producer_cls) -> dict:  # noqa: ANN001
+    tally, stop = Tally(), threading.Event()
+    consumer = threading.Thread(target=_consume_freezes, args=(bootstrap, tally, stop), daemon=True)
+    consumer.start()
+    producer = producer_cls({"bootstrap.servers": bootstrap, "linger.ms": 2, "partitioner": "murmur2_random"})
+    active: set[str] = set()
+    started = time.monotonic()
+    last_report = started
+    sent = 0
+    for event in itertools.islice(world.events(), total):
+        due = started + sent / rate
+        while (now := time.monotonic()) < due:
+            time.sleep(min(due - now, 0.01))
+        if event.topic == TRANSFERS.name:
+            value = event.value
+            with tally.lock:
+                tally.sent_ms[value["transfer_id"]] = time.time() * 1000
+            active.add(f"{value['src_bank']}:{value['src_account']}")
+            active.add(f"{value['dst_bank']}:{value['dst_account']}")
+        producer.produce(event.topic, json.dumps(event.value).encode(), key=event.key.encode())
+        sent += 1
+        if sent % 200 == 0:
+            producer.poll(0)
+        if time.monotonic() - last_report >= 2:
+            last_report = time.monotonic()
+            say(_progress_line(sent, total, tally, labels, active))
+    producer.flush()
+    idle_since, seen = time.monotonic(), -1
+    while time.monotonic() - idle_since < 4 and time.monotonic() - started < total / rate + 60:
+        time.sleep(0.5)
+        with tally.lock:
+            if tally.requests != seen:
+                seen, idle_since = tally.requests, time.monotonic()
+    stop.set()
+    consumer.join(5)
+    elapsed = time.monotonic() - started
+    summary = _summary(sent, elapsed, tally, labels, active)
+    say(_progress_line(sent, total, tally, labels, active))
+    say(json.dumps(summary, indent=2))
+    return summary
+
+
+def _mules_frozen(tally: Tally, labels: dict[str, int], active: set[str]) -> tuple[int, int, int]:
+    mules = {k for k in active if labels.get(k)}
+    frozen = set(tally.holds)
+    return len(mules), len(frozen & mules), len(frozen - mules)
+
+
+def _progress_line(sent: int, total: int, tally: Tally, labels: dict[str, int], active: set[str]) -> str:
+    with tally.lock:
+        mules, caught, innocents = _mules_frozen(tally, labels, active)
+        p99 = _percentile(tally.latencies_ms, 99)
+        return (f"events {sent:,}/{total:,} | freeze requests {tally.requests:,} | mules frozen "
+                f"{caught}/{mules} | innocents frozen {innocents} | p99 latency {p99} ms")
+
+
+def _summary(sent: int, elapsed: float, tally: Tally, labels: dict[str, int], active: set[str]) -> dict:
+    with tally.lock:
+        mules, caught, innocents = _mules_frozen(tally, labels, active)
+        return {
+            "events": sent,
+            "seconds": round(elapsed, 1),
+            "freeze_requests": tally.requests,
+            "mules_total": mules,
+            "mules_frozen": caught,
+            "innocents_frozen": innocents,
+            "latency_ms": {"p50": _percentile(tally.latencies_ms, 50), "p99": _percentile(tally.latencies_ms, 99)},
+            "examples": list(tally.holds.values())[:2],
+        }

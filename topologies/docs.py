@@ -1,0 +1,114 @@
+"""Docs generated from code, so they never drift: `python -m topologies.docs` rewrites them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from features.engine import ENGINE_VERSION, feature_table
+from streams.schemas_path import schema_for
+from streams.topics import ALL_TOPICS
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+TOPICS_INTRO = """# Topic contracts
+
+Banks and operators integrate with muleguard only through these Kafka topics. Every value is
+one JSON object (UTF-8). Accounts are the pair (bank, account); keys are `BANK:account`.
+Money on the wire is THB as a JSON number or decimal string with at most 2 decimals
+(muleguard keeps integer satang); times are RFC 3339 with an offset or epoch milliseconds
+(muleguard emits RFC 3339 in Bangkok time, `+07:00`). Phone numbers, national IDs and IMEIs
+may arrive raw: they are replaced by keyed hashes on decode and never stored or emitted.
+
+Anything that does not decode goes to `deadletter.v1` with a reason; see the reasons below.
+Freeze requests carry a deterministic `request_id`: the same decision on the same event
+always has the same id, so consumers deduplicate on it (delivery is at-least-once).
+
+The JSON Schemas in `streams/schemas/` are the normative contracts; this page is generated
+from them by `python -m topologies.docs`.
+"""
+
+REJECTION_REASONS = """## Dead-letter reasons
+
+| reason | meaning |
+|---|---|
+| `malformed_json` | not UTF-8 JSON |
+| `not_an_object` | valid JSON but not an object |
+| `oversized` | over 64 KiB |
+| `missing_field` | a required field is absent or null |
+| `wrong_type` | a field has the wrong type or shape |
+| `too_long` | an identifier over 128 characters |
+| `bad_amount` / `non_positive_amount` / `absurd_amount` | not a decimal with <= 2 places, <= 0, or over 1 bn THB |
+| `unknown_bank` / `unknown_channel` / `unknown_kind` | not one of the listed codes |
+| `bad_timestamp` / `timestamp_out_of_range` / `timestamp_in_future` | unparseable or naive, outside 2015-2100, or more than 10 minutes ahead of the worker's clock |
+| `bad_msisdn` / `bad_national_id` | not a phone number / not 13 digits |
+| `self_transfer` | source and destination are the same account |
+"""
+
+
+def topics_markdown() -> str:
+    parts = [TOPICS_INTRO, "## Topics\n", "| topic | direction | key | partitions | purpose |", "|---|---|---|---|---|"]
+    parts += [f"| `{t.name}` | {t.direction} | {t.key} | {t.partitions} | {t.doc} |" for t in ALL_TOPICS]
+    for t in ALL_TOPICS:
+        if not t.schema:
+            continue
+        schema = schema_for(t.name)
+        required = set(schema.get("required", ()))
+        parts += ["", f"## `{t.name}`", "", schema["description"], "",
+                  "| field | required | type | notes |", "|---|---|---|---|"]
+        for name, prop in schema["properties"].items():
+            kind = prop.get("type") or " or ".join(o.get("type", "") for o in prop.get("oneOf", ()))
+            if isinstance(kind, list):
+                kind = " or ".join(kind)
+            notes = prop.get("description", "")
+            if "enum" in prop:
+                notes = (notes + " " if notes else "") + "one of " + ", ".join(f"`{v}`" for v in prop["enum"])
+            parts.append(f"| `{name}` | {'yes' if name in required else 'no'} | {kind} | {notes} |")
+        example = EXAMPLES.get(t.name)
+        if example:
+            parts += ["", "Example:", "", "```json", json.dumps(example, ensure_ascii=False), "```"]
+    parts += ["", REJECTION_REASONS]
+    return "\n".join(parts)
+
+
+EXAMPLES = {
+    "bank.transfers.v1": {"transfer_id": "KB-20261122-000123", "ts": "2026-11-22T14:03:11.250+07:00",
+                          "src_bank": "KBANK", "src_account": "123-4-56789", "dst_bank": "SCB",
+                          "dst_account": "987-6-54321", "amount": "45000.00", "channel": "mobile",
+                          "src_device_id": "a1f3...", "src_msisdn": "0812345678"},
+    "freeze.requests.v1": {"request_id": "3f2a9c0d5e7b41a8b6c2d9e0f1a2b3c4", "bank": "SCB", "account": "987-6-54321",
+                           "action": "hold", "amount": "45000.00", "reason": "model", "score": 0.991,
+                           "model_version": "m20261122-101500-ab12cd",
+                           "top_reasons": ["THB received (24h): 45,000", "days since the account was opened: 3.00"],
+                           "case_id": None, "hop": None, "trigger_event_id": "KB-20261122-000123",
+                           "event_ts": "2026-11-22T14:03:11.250+07:00", "emitted_ts": "2026-11-22T14:03:11.412+07:00",
+                           "legal_basis": "bank_suspicion_3d", "expires_ts": "2026-11-25T14:03:11.250+07:00"},
+}
+
+
+def features_markdown() -> str:
+    return "\n".join([
+        "# Features",
+        "",
+        f"Feature engine version `{ENGINE_VERSION}`. Every scored transfer gets one vector, for the",
+        "account that sent or received it, computed at the transfer's event time from the past only",
+        "(this event included). Missing values are NaN (LightGBM treats them as missing), so a data",
+        "directory without telecom or registry topics yields missing, not zero, features.",
+        "Generated from `features.engine.FEATURES` by `python -m topologies.docs`.",
+        "",
+        feature_table(),
+        "",
+    ])
+
+
+GENERATED = {"topics.md": topics_markdown, "features.md": features_markdown}
+
+
+def main() -> None:
+    DOCS.mkdir(exist_ok=True)
+    for name, render in GENERATED.items():
+        (DOCS / name).write_text(render())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Every Prometheus metric muleguard exports, declared once, against a swappable registry.
+
+Base units and standard suffixes (``_total``, ``_seconds``); no account ids in labels.
+Latency objectives are 0.25 s, 1 s and 5 s, so each is an exact histogram bucket.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, memory, fds for the SRE dashboard
+        self.events_consumed = Counter(
+            "muleguard_events_consumed_total", "Input and internal messages consumed.", ["topic"], registry=r)
+        self.signals_sent = Counter(
+            "muleguard_signals_sent_total", "Messages sent to internal repartition topics.", ["topic"], registry=r)
+        self.events_rejected = Counter(
+            "muleguard_events_rejected_total", "Messages sent to the dead-letter topic.", ["topic", "reason"], registry=r)
+        self.freeze_requests = Counter(
+            "muleguard_freeze_requests_total", "Freeze requests emitted.", ["action", "reason"], registry=r)
+        self.reviews = Counter(
+            "muleguard_review_decisions_total", "Accounts queued for human review instead of a hold.", ["reason"], registry=r)
+        self.held_thb = Counter(
+            "muleguard_held_amount_thb_total", "THB requested to be held.", ["reason"], registry=r)
+        self.event_to_freeze = Histogram(
+            "muleguard_event_to_freeze_seconds",
+            "From the triggering input reaching the broker to the freeze request being sent.",
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.event_time_lag = Histogram(
+            "muleguard_event_time_lag_seconds", "Wall clock minus event time of scored events.",
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.stage_seconds = Histogram(
+            "muleguard_stage_seconds", "Processing time per stage.", ["stage"], buckets=STAGE_BUCKETS, registry=r)
+        self.scores = Histogram(
+            "muleguard_scores", "Model scores of scored events.", ["model_version"], buckets=SCORE_BUCKETS, registry=r)
+        self.model_info = Info("muleguard_model", "The model currently scoring.", registry=r)
+        self.accounts_in_state = Gauge(
+            "muleguard_feature_state_accounts", "Accounts with feature state, per partition.", ["partition"], registry=r)
+        self.last_event_ts = Gauge(
+            "muleguard_last_event_timestamp_seconds", "Event time of the newest input per topic.", ["topic"], registry=r)
+        self.rebalances = Counter(
+            "muleguard_rebalances_total", "Consumer group rebalances seen by this worker.", registry=r)
+
+
+METRICS = Metrics()
