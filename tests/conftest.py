@@ -48,8 +48,8 @@ def stream_world(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def parity_world(tmp_path_factory) -> Path:
-    """A tiny dense world (15 scam cases in half a day) for event-by-event live/offline parity."""
-    return _simulate(tmp_path_factory.mktemp("parity-world"), accounts=500, days=0.5, seed=13)
+    """A tiny dense world (about 10 scam cases in 8 hours) for event-by-event live/offline parity."""
+    return _simulate(tmp_path_factory.mktemp("parity-world"), accounts=500, days=0.35, seed=13)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import faust
 from models.scorer import Scorer
 from streams import topics as specs
 from topologies.metrics import METRICS, Metrics
+from topologies.sender import ConfluentSender
 from topologies.settings import WorkerSettings
 
 ROCKSDB_OPTIONS = {"block_cache_size": 64 * 1024 * 1024, "block_cache_compressed_size": 0}
@@ -31,6 +32,14 @@ class Pipeline:
     scorer: Scorer
     metrics: Metrics
     endpoints: frozenset[str] = frozenset()
+    _sender: ConfluentSender | None = None
+
+    @property
+    def sender(self) -> ConfluentSender:
+        """Created on first use, inside the running worker (librdkafka starts a thread)."""
+        if self._sender is None:
+            self._sender = ConfluentSender(self.settings.broker)
+        return self._sender
 
 
 def _topic(app: faust.App, spec: specs.TopicSpec, partitions: int) -> faust.TopicT:
@@ -73,11 +82,12 @@ def _short_fetch_wait() -> None:
 def create_app(settings: WorkerSettings, scorer: Scorer | None = None, metrics: Metrics = METRICS) -> Pipeline:
     from features.replay import read_endpoints
     from features.state import STATE_VERSION
-    from topologies import views
+    from topologies import runtime, views
     from topologies.agents import ingest, score
 
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     _short_fetch_wait()
+    runtime.install()
     app = faust.App(
         settings.app_id,
         broker=settings.broker,

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="embedded broker + worker + simulated traffic, then a summary")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default 60)")
-    p.add_argument("--rate", type=float, default=500.0, help="events per second (default 500)")
+    p.add_argument("--rate", type=float, default=300.0, help="events per second (default 300)")
     p.add_argument("--report", help="write the summary as JSON to this file")
     p.add_argument("--model", default="var/model", help="model directory (trained if missing)")
     p.add_argument("--work-dir", default="var/demo", help="scratch directory for logs and state")

@@ -1,8 +1,9 @@
 """`muleguard demo`: embedded broker, a worker, simulated traffic, and what got frozen how fast.
 
-Latency is measured from the moment the demo hands the triggering transfer to the Kafka
-producer to the freeze request's ``emitted_ts`` (same machine, same clock): the delay a
-bank would see between sending a transfer and receiving the hold request.
+Latency is measured from the moment the demo hands the trigger to the Kafka producer to the
+freeze request's ``emitted_ts`` (same machine, same clock): what a bank or a victim would
+wait. The trigger of a model hold is its transfer; of a traced hold, the victim report, or
+the transfer that carried the traced money on when that came after the report.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from streams.codec import decode_freeze_request
-from streams.topics import FREEZE_REQUESTS, TRANSFERS
+from streams.topics import FREEZE_REQUESTS, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
 TRAIN_WORLD = {"accounts": 12_000, "days": 4.0, "seed": 101}
 DEMO_SEED = 2026
-EVENTS_PER_ACCOUNT_DAY = 2.2  # measured on the simulator's default mix; sizes the demo world
+EVENTS_PER_ACCOUNT_DAY = 2.4  # measured on the simulator's default mix; sizes the demo world
+DEMO_ACCOUNTS = 4_000  # few enough that the opening registry burst is a small part of the run
 
 
 def ensure_model(model_dir: Path, work_dir: Path, say: Callable[[str], None]) -> None:
@@ -55,6 +57,7 @@ class Tally:
     sent_ms: dict[str, float] = field(default_factory=dict)
     holds: dict[str, dict] = field(default_factory=dict)  # account key -> first hold request
     latencies_ms: list[float] = field(default_factory=list)
+    by_reason: dict[str, list[float]] = field(default_factory=dict)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,9 +75,15 @@ def _consume_freezes(bootstrap: str, tally: Tally, stop: threading.Event) -> Non
         request = decode_freeze_request(message.value())
         with tally.lock:
             tally.requests += 1
+            # A model hold is timed from its transfer; a traced hold from the report, or from the
+            # transfer that carried the money on if that came later (it could not be held sooner).
             sent = tally.sent_ms.get(request.trigger_event_id)
+            if request.reason == "trace":
+                report_sent = tally.sent_ms.get(request.case_id or "")
+                sent = max(sent or 0, report_sent) if report_sent is not None else None
             if sent is not None:
                 tally.latencies_ms.append(request.emitted_ts_ms - sent)
+                tally.by_reason.setdefault(request.reason, []).append(request.emitted_ts_ms - sent)
             tally.holds.setdefault(request.key, json.loads(message.value()))
     consumer.close()
 
@@ -93,8 +102,8 @@ def run_demo(duration_s: float, rate: float, model_dir: Path, work_dir: Path,
     work_dir.mkdir(parents=True, exist_ok=True)
     ensure_model(model_dir, work_dir, say)
     total = int(duration_s * rate)
-    accounts = max(2_000, int(total / EVENTS_PER_ACCOUNT_DAY))
-    world = World(WorldConfig(accounts=accounts, days=1.0, seed=DEMO_SEED))
+    days = max(1.0, round(total / (DEMO_ACCOUNTS * EVENTS_PER_ACCOUNT_DAY) + 0.5, 1))
+    world = World(WorldConfig(accounts=DEMO_ACCOUNTS, days=days, seed=DEMO_SEED))
     labels = {f"{bank}:{account}": is_mule for bank, account, is_mule, *_ in world.labels()}
 
     from streams.simulator.sink import write_endpoints
@@ -112,14 +121,14 @@ def run_demo(duration_s: float, rate: float, model_dir: Path, work_dir: Path,
             wait_ready(web_port, 90, worker)
             say(f"worker ready; metrics at http://127.0.0.1:{web_port}/metrics "
                 "(dashboards: deploy/grafana, see docs/operations.md)")
-            summary = _stream(world, labels, broker.bootstrap, total, rate, say, Producer)
+            summary = _stream(world, labels, broker.bootstrap, total, rate, say, Producer, web_port)
         finally:
             stop_process(worker)
     return summary
 
 
-def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: float,
-            say: Callable[[str], None], producer_cls) -> dict:  # noqa: ANN001
+def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: float,  # noqa: ANN001
+            say: Callable[[str], None], producer_cls, web_port: int) -> dict:  # noqa: ANN001
     tally, stop = Tally(), threading.Event()
     consumer = threading.Thread(target=_consume_freezes, args=(bootstrap, tally, stop), daemon=True)
     consumer.start()
@@ -132,8 +141,11 @@ def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: flo
         due = started + sent / rate
         while (now := time.monotonic()) < due:
             time.sleep(min(due - now, 0.01))
+        value = event.value
+        if event.topic == VICTIM_REPORTS.name:
+            with tally.lock:
+                tally.sent_ms[value["report_id"]] = time.time() * 1000
         if event.topic == TRANSFERS.name:
-            value = event.value
             with tally.lock:
                 tally.sent_ms[value["transfer_id"]] = time.time() * 1000
             active.add(f"{value['src_bank']}:{value['src_account']}")
@@ -146,19 +158,52 @@ def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: flo
             last_report = time.monotonic()
             say(_progress_line(sent, total, tally, labels, active))
     producer.flush()
-    idle_since, seen = time.monotonic(), -1
-    while time.monotonic() - idle_since < 4 and time.monotonic() - started < total / rate + 60:
-        time.sleep(0.5)
-        with tally.lock:
-            if tally.requests != seen:
-                seen, idle_since = tally.requests, time.monotonic()
+    say("all events sent; waiting for the worker to drain ...")
+    drained = wait_drained(web_port, sent, timeout_s=120)
+    time.sleep(1.0)  # the last freeze requests reach the demo's consumer
     stop.set()
     consumer.join(5)
     elapsed = time.monotonic() - started
     summary = _summary(sent, elapsed, tally, labels, active)
+    summary["worker_drained"] = drained
     say(_progress_line(sent, total, tally, labels, active))
     say(json.dumps(summary, indent=2))
     return summary
+
+
+INPUTS = ("bank.transfers.v1", "telecom.events.v1", "registry.accounts.v1", "victim.reports.v1")
+INTERNAL = ("muleguard.account-signals.v1", "muleguard.identity-signals.v1")
+
+
+def _counts(web_port: int) -> tuple[float, dict[str, float], dict[str, float]] | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    consumed: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    for line in text.splitlines():
+        for name, into in (("muleguard_events_consumed_total", consumed), ("muleguard_signals_sent_total", sent)):
+            if line.startswith(name + '{topic="'):
+                topic = line.split('"')[1]
+                into[topic] = float(line.rsplit(" ", 1)[1])
+    return sum(consumed.get(t, 0) for t in INPUTS), consumed, sent
+
+
+def wait_drained(web_port: int, inputs: int, timeout_s: float) -> bool:
+    """Until the worker consumed every input and every internal signal it sent (or time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        counts = _counts(web_port)
+        if counts is not None:
+            consumed_inputs, consumed, sent = counts
+            if consumed_inputs >= inputs and all(consumed.get(t, 0) >= sent.get(t, 0) for t in INTERNAL):
+                return True
+        time.sleep(0.5)
+    return False
 
 
 def _mules_frozen(tally: Tally, labels: dict[str, int], active: set[str]) -> tuple[int, int, int]:
@@ -186,5 +231,9 @@ def _summary(sent: int, elapsed: float, tally: Tally, labels: dict[str, int], ac
             "mules_frozen": caught,
             "innocents_frozen": innocents,
             "latency_ms": {"p50": _percentile(tally.latencies_ms, 50), "p99": _percentile(tally.latencies_ms, 99)},
+            "latency_ms_by_reason": {
+                reason: {"count": len(values), "p50": _percentile(values, 50), "p99": _percentile(values, 99)}
+                for reason, values in sorted(tally.by_reason.items())
+            },
             "examples": list(tally.holds.values())[:2],
         }

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from faust import StreamT
 
 from features.routing import route
-from features.signals import encode_signal
 from streams import codec
 from streams.contracts import Rejection
 from streams.deadletter import dead_letter
 from streams.topics import DEADLETTER, REGISTRY, TELECOM, TRANSFERS, VICTIM_REPORTS
+from topologies import runtime
+from topologies.agents.score import BATCH_MAX, BATCH_WITHIN_S, send_signals
 from topologies.app import Pipeline
 
 DECODERS: dict[str, Callable[..., object]] = {
@@ -34,32 +35,35 @@ def register(p: Pipeline) -> None:
 
 def _register_one(p: Pipeline, topic_name: str) -> None:
     decode = DECODERS[topic_name]
-    source, dlq, m = p.topics[topic_name], p.topics[DEADLETTER.name], p.metrics
+    source, m = p.topics[topic_name], p.metrics
     consumed = m.events_consumed.labels(topic_name)
     last_ts = m.last_event_ts.labels(topic_name)
-    stage = m.stage_seconds.labels(f"ingest:{topic_name}")
+    stage = m.stage_seconds.labels(f"ingest_batch:{topic_name}")
     time_lag = m.event_time_lag
 
     async def ingest(stream: StreamT) -> None:
-        """1. decode; 2. a rejection goes to the dead-letter topic; 3. signals go to their owners."""
-        async for event in stream.events():
+        """Per event: 1. decode; 2. a rejection goes to the dead-letter topic; 3. signals go
+        to their owners (queued; flushed before the batch's offsets are committed)."""
+        channel = p.sender.channel()
+        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[channel]):
             started = time.perf_counter()
-            message = event.message
             now_ms = int(time.time() * 1000)
-            record = decode(event.value, now_ms)
-            consumed.inc()
-            if isinstance(record, Rejection):
-                m.events_rejected.labels(topic_name, record.reason).inc()
-                letter = dead_letter(event.value or b"", topic_name, message.partition,
-                                     message.offset, record, now_ms)
-                await dlq.send(key=topic_name.encode(), value=codec.encode_dead_letter(letter))
-                continue
-            last_ts.set(record.ts_ms / 1000)  # type: ignore[attr-defined]
-            time_lag.observe(max(now_ms - record.ts_ms, 0) / 1000)  # type: ignore[attr-defined]
-            ingest_ms = int(message.timestamp * 1000) if message.timestamp else now_ms
-            for target, key, signal in route(record, ingest_ms):  # type: ignore[arg-type]
-                await p.topics[target].send(key=key.encode(), value=encode_signal(signal))
-                p.metrics.signals_sent.labels(target).inc()
+            consumed.inc(len(events))
+            outbox = []
+            for event in events:
+                message = event.message
+                record = decode(event.value, now_ms)
+                if isinstance(record, Rejection):
+                    m.events_rejected.labels(topic_name, record.reason).inc()
+                    letter = dead_letter(event.value or b"", topic_name, message.partition,
+                                         message.offset, record, now_ms)
+                    channel.send(DEADLETTER.name, topic_name.encode(), codec.encode_dead_letter(letter))
+                    continue
+                last_ts.set(record.ts_ms / 1000)  # type: ignore[attr-defined]
+                time_lag.observe(max(now_ms - record.ts_ms, 0) / 1000)  # type: ignore[attr-defined]
+                ingest_ms = int(message.timestamp * 1000) if message.timestamp else now_ms
+                outbox += route(record, ingest_ms)  # type: ignore[arg-type]
+            send_signals(p, channel, outbox)
             stage.observe(time.perf_counter() - started)
 
     ingest.__name__ = ingest.__qualname__ = f"ingest_{topic_name.replace('.', '_')}"

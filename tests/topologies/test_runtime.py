@@ -1,0 +1,628 @@
+"""Unit tests of topologies.runtime: the Faust patches and the batching helpers.
+
+No broker: real Faust apps that are never started (their consumer, conductor,
+monitor, tables and RocksDB stores are real objects), messages put straight on a
+stream's channel queue.  The only fake is the aiokafka producer behind Faust's
+producer in the direct-write tests, so that changelog acknowledgements (and
+failures) happen exactly when a test says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.structs import RecordMetadata, TopicPartition
+from faust.exceptions import KeyDecodeError, ValueDecodeError
+from faust.streams import current_event
+from faust.transport import consumer as faust_consumer
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+from faust.utils import json as faust_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from topologies import runtime
+
+SRC = "src"
+
+
+# -- fixtures and helpers -----------------------------------------------------
+
+
+@pytest.fixture
+def installed() -> Iterator[None]:
+    """runtime.install() for the test, leaving the process as it found it."""
+    was = runtime.installed()
+    runtime.install()
+    try:
+        yield
+    finally:
+        if not was:
+            runtime.uninstall()
+
+
+_app_seq = iter(range(1_000_000))
+
+
+def new_app(tmp_path: Path, store: str = "memory://", **kwargs: Any) -> faust.App:
+    app = faust.App(
+        f"rt-test-{next(_app_seq)}", broker="kafka://127.0.0.1:1", store=store,
+        datadir=str(tmp_path / "data"), **kwargs,
+    )
+    app.flow_control.resume()  # as after a rebalance; queues accept events
+    return app
+
+
+def message(app: faust.App, partition: int, offset: int, key: bytes, value: bytes,
+            generation_id: int | None = None) -> ConsumerMessage:
+    return ConsumerMessage(
+        SRC, partition, offset, 0.0, 0, None, key, value, None, len(key), len(value),
+        TP(SRC, partition),
+        generation_id=app.consumer_generation_id if generation_id is None else generation_id,
+    )
+
+
+def source_stream(app: faust.App) -> tuple[Any, Any]:
+    """(topic, stream over it) with acks enabled for the topic, like an agent's."""
+    topic = app.topic(SRC, key_type=str, key_serializer="raw", value_serializer="json")
+    app.topics._acking_topics.add(SRC)
+    return topic, app.stream(app.channel())
+
+
+async def feed(app: faust.App, topic: Any, stream: Any, rows: list[tuple[int, str, float]],
+               first_offset: int = 0) -> list[ConsumerMessage]:
+    """Decode rows (partition, key, amount) and put them on the stream's queue."""
+    messages = []
+    offsets: dict[int, int] = {}
+    for partition, key, amount in rows:
+        offset = offsets.get(partition, first_offset)
+        offsets[partition] = offset + 1
+        msg = message(app, partition, offset, key.encode(), json.dumps({"amount": amount}).encode())
+        msg.incref()  # what the conductor does per delivering channel
+        await stream.channel.queue.put(await topic.decode(msg, propagate=True))
+        messages.append(msg)
+    return messages
+
+
+def acked_offsets(app: faust.App) -> dict[int, list[int]]:
+    return {tp.partition: sorted(offs) for tp, offs in app.consumer._acked.items() if offs}
+
+
+class FakeAIOKafkaProducer:
+    """Stands in for aiokafka.AIOKafkaProducer behind Faust's producer: real
+    BatchBuilders, acknowledgements when the test calls ack()/fail()."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, BatchBuilder, asyncio.Future]] = []
+        self.end: dict[tuple[str, int], int] = {}
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(1 << 20, 0)
+
+    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self.sent.append((topic, partition, batch, fut))
+        return fut
+
+    def records(self) -> list[tuple[int, int]]:
+        """(partition, record count) per batch sent."""
+        return [(p, b._relative_offset) for _, p, b, _ in self.sent]
+
+    def ack(self) -> None:
+        for topic, partition, batch, fut in self.sent:
+            if not fut.done():
+                base = self.end.get((topic, partition), 0)
+                self.end[(topic, partition)] = base + batch._relative_offset
+                fut.set_result(RecordMetadata(topic, partition, TopicPartition(topic, partition),
+                                              base, -1, 0, -1))
+
+    def fail(self, exc: BaseException) -> None:
+        for _, _, _, fut in self.sent:
+            if not fut.done():
+                fut.set_exception(exc)
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+# -- install() ------------------------------------------------------------------
+
+
+def test_install_is_idempotent_and_uninstall_restores_faust() -> None:
+    was = runtime.installed()
+    runtime.uninstall()
+    original_drain = vars(faust_consumer.Consumer)["_drain_messages"]
+    original_create_event = vars(faust.App)["create_event"]
+    original_dumps = faust_json.dumps
+    try:
+        runtime.install()
+        runtime.install()
+        assert runtime.installed()
+        assert faust_consumer.Consumer._drain_messages is runtime._drain_messages
+        assert faust.App.create_event is runtime._create_event
+        if faust_json.orjson is None:
+            assert faust_json.dumps is runtime._json_dumps
+        runtime.uninstall()
+        assert not runtime.installed()
+        assert vars(faust_consumer.Consumer)["_drain_messages"] is original_drain
+        assert vars(faust.App)["create_event"] is original_create_event
+        assert faust_json.dumps is original_dumps
+    finally:
+        if was:
+            runtime.install()
+
+
+class MyEvent(faust.Event):
+    pass
+
+
+def test_create_event_uses_the_configured_event_class(installed: None, tmp_path: Path) -> None:
+    app = new_app(tmp_path, Event=MyEvent)
+    msg = message(app, 0, 0, b"k", b"{}")
+    event = app.create_event("k", {}, None, msg)
+    assert type(event) is MyEvent
+    assert (event.key, event.value, event.message) == ("k", {}, msg)
+
+
+# -- serialization: same results as Faust's Registry -----------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+@settings(max_examples=300, deadline=None)
+def test_json_dumps_is_faust_json_dumps(value: Any) -> None:
+    assert runtime._json_dumps(value) == runtime._FAUST_JSON_DUMPS(value)
+    assert runtime._json_dumps(value, sort_keys=True) == runtime._FAUST_JSON_DUMPS(value, sort_keys=True)
+
+
+number_like = st.from_regex(rb"\A[ -]?[0-9]{1,6}(\.[0-9]{0,4})?([eE][-+]?[0-9]{0,3})?\Z")
+
+
+def _outcome(fn: Any, data: bytes) -> tuple[str, str]:
+    try:
+        result = fn(data)
+    except Exception as exc:  # noqa: BLE001 - comparing failure kinds
+        return ("raise", type(exc).__name__)
+    return ("ok", repr((type(result), result)))
+
+
+@given(st.one_of(number_like, st.binary(max_size=10),
+                 st.floats().map(lambda f: repr(f).encode()),
+                 st.integers().map(lambda i: str(i).encode())))
+@settings(max_examples=500, deadline=None)
+def test_number_shortcut_decodes_like_the_json_codec(data: bytes) -> None:
+    from faust.serializers.codecs import get_codec
+
+    codec_loads = get_codec("json").loads
+    assert _outcome(runtime._json_loads_number_fast(codec_loads), data) == _outcome(codec_loads, data)
+
+
+class Point(faust.Record, serializer="json"):
+    x: int
+    y: float
+
+
+CASES = [
+    (None, "json", [1.5, 7, "acct1", {"a": [1, None]}, None, b"raw-bytes", Point(1, 2.0),
+                    {"__faust": "not-a-namespace"}, {"__faust": {"ns": "no.such.Model"}}, [1, {"b": 2}]]),
+    (float, "json", [2.25, 3]),
+    (int, None, [5]),
+    (str, "raw", ["acct9"]),
+    (bytes, "raw", [b"\x00\x01"]),
+    (Point, "json", [Point(3, 4.5)]),
+    (None, "json|binary", [{"k": 1}, "s"]),
+    (None, "raw", [b"x"]),
+]
+
+
+@pytest.mark.parametrize(("typ", "serializer", "values"), CASES)
+def test_fast_loaders_and_dumpers_equal_the_registry(
+    installed: None, tmp_path: Path, typ: Any, serializer: Any, values: list[Any]
+) -> None:
+    app = new_app(tmp_path)
+    reg = app.serializers
+    pairs = [
+        (runtime.key_dumper(app, typ, serializer), lambda v: reg.dumps_key(typ, v, serializer=serializer),
+         runtime.key_loader(app, typ, serializer), lambda b: reg.loads_key(typ, b, serializer=serializer)),
+        (runtime.value_dumper(app, typ, serializer), lambda v: reg.dumps_value(typ, v, serializer=serializer),
+         runtime.value_loader(app, typ, serializer), lambda b: reg.loads_value(typ, b, serializer=serializer)),
+    ]
+    for fast_dump, dump, fast_load, load in pairs:
+        for value in values:
+            assert _outcome(fast_dump, value) == _outcome(dump, value)
+            try:
+                data = dump(value)
+            except Exception:  # noqa: BLE001 - the registry cannot encode it either
+                continue
+            assert _outcome(fast_load, data) == _outcome(load, data)
+        for garbage in (b"{not json", b"\xff\xfe", b"", None):
+            assert _outcome(fast_load, garbage) == _outcome(load, garbage)
+
+
+# -- consumer side: decode and delivery --------------------------------------------
+
+
+def test_sync_decoder_builds_the_event_faust_would(installed: None, tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    topic = app.topic(SRC, key_type=str, key_serializer="raw", value_serializer="json")
+    decode = runtime._sync_decoder(app, topic)
+    assert decode is not None
+    msg = message(app, 1, 7, b"acct1", b'{"amount": 12.5}')
+    ours = decode(msg)
+    theirs = asyncio.run(topic.decode(msg, propagate=True))
+    assert (type(ours), ours.key, ours.value, ours.headers, ours.message) == (
+        type(theirs), theirs.key, theirs.value, theirs.headers, theirs.message)
+    with pytest.raises(ValueDecodeError):
+        decode(message(app, 1, 8, b"acct1", b"{oops"))
+    keyed = app.topic(SRC, key_type=Point, value_serializer="json")
+    with pytest.raises(KeyDecodeError):
+        runtime._sync_decoder(app, keyed)(message(app, 0, 0, b"not-a-point", b"{}"))  # type: ignore[misc]
+    assert runtime._sync_decoder(app, app.channel()) is None  # not a Topic: Faust's own path
+
+
+def test_fast_delivery_puts_decoded_events_and_defers_every_other_case(
+    installed: None, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        app = new_app(tmp_path, stream_buffer_maxsize=2)
+        topic = app.topic(SRC, key_type=str, key_serializer="raw", value_serializer="json")
+        chan = topic.clone(is_iterator=True)
+        conductor = app.topics
+        conductor.add(chan)
+        await conductor.on_partitions_assigned({TP(SRC, 0), TP(SRC, 1)})
+        fast = runtime._FastDelivery(app)
+
+        ok = message(app, 0, 0, b"a", b'{"amount": 1}')
+        assert fast.deliver(ok)
+        event = chan.queue.get_nowait()
+        assert (event.key, event.value, event.message, ok.refcount) == ("a", {"amount": 1}, ok, 1)
+
+        bad = message(app, 0, 1, b"a", b"{oops")
+        assert not fast.deliver(bad)  # Faust's handler will decode and route the error
+        assert bad.refcount == 0 and chan.queue.empty()
+
+        for offset in (2, 3):
+            assert fast.deliver(message(app, 0, offset, b"a", b"{}"))
+        assert not fast.deliver(message(app, 0, 4, b"a", b"{}"))  # queue full: Faust's handler waits
+
+        other = topic.clone(is_iterator=True)
+        conductor.add(other)
+        await conductor.on_partitions_assigned({TP(SRC, 0), TP(SRC, 1)})
+        assert not runtime._FastDelivery(app).deliver(message(app, 1, 0, b"a", b"{}"))  # two channels
+
+    asyncio.run(scenario())
+
+
+def test_patched_drain_delivers_in_order_and_falls_back_to_faust_when_the_queue_is_full(
+    installed: None, tmp_path: Path
+) -> None:
+    """The patched Consumer._drain_messages on a real (unstarted) aiokafka-driver
+    consumer: only the fetch from the broker is replaced."""
+    from aiokafka.structs import ConsumerRecord
+    from mode import Service
+
+    async def scenario() -> None:
+        app = new_app(tmp_path, stream_buffer_maxsize=2)
+        topic = app.topic(SRC, key_type=str, key_serializer="raw", value_serializer="json")
+        chan = topic.clone(is_iterator=True)
+        tps = {TP(SRC, 0), TP(SRC, 1)}
+        app.topics.add(chan)
+        await app.topics.on_partitions_assigned(tps)
+        consumer = app.consumer
+        slow_path: list[int] = []
+
+        async def faust_handler(message: Any) -> None:  # what Faust wires at startup, counted
+            slow_path.append(message.offset)
+            await app.topics.on_message(message)
+
+        consumer.callback = faust_handler
+        consumer.highwater = lambda tp: 3  # type: ignore[method-assign]
+
+        def record(partition: int, offset: int) -> ConsumerRecord:
+            value = json.dumps({"amount": offset}).encode()
+            return ConsumerRecord(SRC, partition, offset, 0, 0, b"k%d" % partition, value,
+                                  None, 2, len(value), ())
+
+        fetcher = Service()
+        batches = [{TP(SRC, 0): [record(0, i) for i in range(3)],
+                    TP(SRC, 1): [record(1, i) for i in range(2)]}]
+
+        async def wait_next_records(timeout: float) -> tuple[Any, Any]:
+            if batches:
+                return batches.pop(), tps
+            fetcher._stopped.set()
+            return {}, tps
+
+        consumer._wait_next_records = wait_next_records  # type: ignore[method-assign]
+        received: list[tuple[int, int]] = []
+
+        async def drain_queue() -> None:
+            while len(received) < 5:
+                event = await chan.queue.get()
+                received.append((event.message.partition, event.message.offset))
+
+        reader = asyncio.ensure_future(drain_queue())
+        await asyncio.wait_for(consumer._drain_messages(fetcher), 10)
+        await asyncio.wait_for(reader, 10)
+        # Faust's scheduler order (round-robin over partitions), nothing lost or duplicated
+        assert sorted(received) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+        assert [o for p, o in received if p == 0] == [0, 1, 2]
+        assert consumer._read_offset[TP(SRC, 0)] == 2 and consumer._read_offset[TP(SRC, 1)] == 1
+        assert app.monitor.tp_end_offsets[TP(SRC, 0)] == 3
+        assert 0 < len(slow_path) < 5  # the fast path took some; a full queue went to Faust
+
+    asyncio.run(scenario())
+
+
+# -- batches() ------------------------------------------------------------------------
+
+
+def test_batches_yields_lists_and_acks_each_after_the_body(installed: None, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = new_app(tmp_path)
+        topic, stream = source_stream(app)
+        await feed(app, topic, stream, [(0, f"k{i}", 1.0) for i in range(7)])
+        seen: list[list[str]] = []
+        acked_when_seen: list[dict[int, list[int]]] = []
+        async with contextlib.aclosing(runtime.batches(stream, 3, 0.01)) as it:
+            async for events in it:
+                seen.append([e.key for e in events])
+                acked_when_seen.append(acked_offsets(app))
+                assert all(not e.message.acked for e in events)
+                if sum(map(len, seen)) == 7:
+                    break
+        assert seen == [["k0", "k1", "k2"], ["k3", "k4", "k5"], ["k6"]]
+        assert acked_when_seen == [{}, {0: [0, 1, 2]}, {0: [0, 1, 2, 3, 4, 5]}]
+        assert acked_offsets(app) == {0: list(range(7))}  # the last list: acked on leaving the loop
+        assert not app.consumer._unacked_messages
+        assert app.consumer._new_offset(TP(SRC, 0)) == 7  # what a commit would now commit
+
+    asyncio.run(scenario())
+
+
+def test_batches_skips_and_acks_events_of_an_old_generation(installed: None, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = new_app(tmp_path)
+        topic, stream = source_stream(app)
+        stale = message(app, 0, 0, b"old", b'{"amount": 1}', generation_id=app.consumer_generation_id - 1)
+        stale.incref()
+        await stream.channel.queue.put(await topic.decode(stale, propagate=True))
+        await feed(app, topic, stream, [(0, "new", 1.0)], first_offset=1)
+        async with contextlib.aclosing(runtime.batches(stream, 10, 0.01)) as it:
+            async for events in it:
+                assert [e.key for e in events] == ["new"]
+                assert stale.acked  # Faust acks what it skips
+                break
+
+    asyncio.run(scenario())
+
+
+def test_batches_bulk_monitor_counts_like_per_event_sensors(installed: None, tmp_path: Path) -> None:
+    async def run(sensors: str) -> dict[str, Any]:
+        app = new_app(tmp_path)
+        app.sensors.add(app.monitor)  # what App.on_init does when it starts
+        topic, stream = source_stream(app)
+        rows = [(i % 2, f"k{i % 3}", 1.0) for i in range(5)]
+        await feed(app, topic, stream, rows)
+        n = 0
+        async with contextlib.aclosing(runtime.batches(stream, 2, 0.01, sensors=sensors)) as it:
+            async for events in it:
+                n += len(events)
+                if n == 5:
+                    break
+        m = app.monitor
+        return {
+            "messages_received_total": m.messages_received_total,
+            "messages_active": m.messages_active,
+            "messages_received_by_topic": dict(m.messages_received_by_topic),
+            "tp_read_offsets": dict(m.tp_read_offsets),
+            "events_total": m.events_total,
+            "events_active": m.events_active,
+            "events_by_stream": sorted(m.events_by_stream.values()),
+            "events_by_task": sorted(m.events_by_task.values()),
+            "inbound_tps": sorted(m.stream_inbound_time),
+            "runtime_samples": len(m.events_runtime),
+        }
+
+    per_event = asyncio.run(run("per-event"))
+    bulk = asyncio.run(run("auto"))
+    assert bulk == per_event
+    assert per_event["events_total"] == 5 and per_event["messages_active"] == 0
+
+
+# -- StagedTable ------------------------------------------------------------------------
+
+
+def run_sum_job(app: faust.App, table: Any, rows: list[tuple[int, str, float]], batch: int,
+                mode: str = "auto") -> tuple[runtime.StagedTable, list[ConsumerMessage]]:
+    """Sum amounts per key through batches() + StagedTable; returns the stage and messages."""
+
+    async def scenario() -> tuple[runtime.StagedTable, list[ConsumerMessage]]:
+        topic, stream = source_stream(app)
+        messages = await feed(app, topic, stream, rows)
+        staged = runtime.StagedTable(table, mode=mode)
+        n = 0
+        async with contextlib.aclosing(runtime.batches(stream, batch, 0.01, flush=[staged])) as it:
+            async for events in it:
+                for e in events:
+                    staged.set(e, e.key, staged.get(e, e.key, 0.0) + e.value["amount"])
+                n += len(events)
+                if n == len(rows):
+                    break
+        await settle()
+        return staged, messages
+
+    return asyncio.run(scenario())
+
+
+ROWS = [(0, "a", 1.0), (1, "b", 2.0), (0, "a", 3.0), (0, "c", 4.0), (1, "b", 5.0), (0, "a", 6.0)]
+
+
+def test_context_mode_writes_each_key_once_through_faust(installed: None, tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    table = app.Table("sums", default=float, partitions=2)
+    staged, messages = run_sum_job(app, table, ROWS, batch=3, mode="context")
+    assert staged.mode == "context"
+    assert dict(table.data.items()) == {"a": 10.0, "b": 7.0, "c": 4.0}
+    # Faust's own changelog sends, one per key per batch, in the key's source partition:
+    pending = list(app.producer.buffer.pending._queue)
+    sent = [(fut.message.partition, fut.message.key, fut.message.value) for fut in pending]
+    assert sent == [(0, b'"a"', b"4.0"), (1, b'"b"', b"2.0"),
+                    (0, b'"c"', b"4.0"), (1, b'"b"', b"7.0"), (0, b'"a"', b"10.0")]
+    assert all(m.acked for m in messages)
+
+
+def test_direct_mode_writes_rocksdb_and_changelog_once_per_key_and_acks_after_the_broker(
+    installed: None, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        app = new_app(tmp_path, store="rocksdb://")
+        table = app.Table("sums", default=float, partitions=2, options=runtime.rocksdb_options())
+        producer = FakeAIOKafkaProducer()
+        app.producer._producer = producer
+        topic, stream = source_stream(app)
+        messages = await feed(app, topic, stream, ROWS)
+        staged = runtime.StagedTable(table)
+        n = 0
+        async with contextlib.aclosing(runtime.batches(stream, 3, 0.01, flush=[staged])) as it:
+            async for events in it:
+                for e in events:
+                    staged.set(e, e.key, staged.get(e, e.key, 0.0) + e.value["amount"])
+                n += len(events)
+                if n == len(ROWS):
+                    break
+        await settle()
+        assert staged.mode == "direct"
+        changelog = table.changelog_topic.get_topic_name()
+        # one record per key per batch, in its source partition: batch 1 (a, b, a) -> a@0, b@1;
+        # batch 2 (c, b, a) -> c@0 and a@0 in one record batch, b@1
+        assert producer.records() == [(0, 1), (1, 1), (0, 2), (1, 1)]
+        assert {t for t, *_ in producer.sent} == {changelog}
+        # the store is written, but nothing is acked before the broker acknowledges
+        assert not acked_offsets(app) and not any(m.acked for m in messages)
+        store = table.data
+        assert store._db_for_partition(0)[b'"a"'] == b"10.0"
+        assert store._db_for_partition(0)[b'"c"'] == b"4.0"
+        assert store._db_for_partition(1)[b'"b"'] == b"7.0"
+        producer.ack()
+        await settle()
+        assert acked_offsets(app) == {0: [0, 1, 2, 3], 1: [0, 1]}
+        assert store.persisted_offset(TP(changelog, 0)) == 2  # 3 records: offsets 0..2
+        assert store.persisted_offset(TP(changelog, 1)) == 1
+        # the changelog records are what Faust's table.send_changelog would serialize
+        keys = []
+        for _, partition, batch, _ in producer.sent:
+            for record in _records(batch):
+                keys.append((partition, record.key, record.value))
+        assert keys == [(0, b'"a"', b"4.0"), (1, b'"b"', b"2.0"),
+                        (0, b'"c"', b"4.0"), (0, b'"a"', b"10.0"), (1, b'"b"', b"7.0")]
+
+    asyncio.run(scenario())
+
+
+def _records(batch: BatchBuilder) -> list[Any]:
+    from aiokafka.record.default_records import DefaultRecordBatch
+
+    return list(DefaultRecordBatch(bytearray(batch._build())))
+
+
+def test_a_failed_changelog_write_leaves_the_batch_unacked_and_stops_the_agent(
+    installed: None, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        app = new_app(tmp_path, store="rocksdb://")
+        table = app.Table("sums", default=float, partitions=2, options=runtime.rocksdb_options())
+        producer = FakeAIOKafkaProducer()
+        app.producer._producer = producer
+        topic, stream = source_stream(app)
+        first = await feed(app, topic, stream, ROWS[:3])
+        staged = runtime.StagedTable(table)
+        boom = RuntimeError("broker said no")
+
+        async def fail_soon() -> None:
+            while not producer.sent:
+                await asyncio.sleep(0)
+            producer.fail(boom)
+
+        failer = asyncio.ensure_future(fail_soon())
+        batches_seen = 0
+        with pytest.raises(RuntimeError, match="broker said no"):
+            async with contextlib.aclosing(runtime.batches(stream, 3, 0.01, flush=[staged])) as it:
+                async for events in it:  # the second list never comes: the agent is woken
+                    batches_seen += 1
+                    for e in events:
+                        staged.set(e, e.key, e.value["amount"])
+        await failer
+        assert batches_seen == 1
+        assert not any(m.acked for m in first)
+        assert not acked_offsets(app)  # nothing committable: these offsets will be read again
+        assert len(app.consumer._unacked_messages) == 3
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_staged_reads_see_staged_writes_and_deletes(installed: None, tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    table = app.Table("t", default=float, partitions=1)
+    staged = runtime.StagedTable(table, mode="context")
+    msg = message(app, 0, 0, b"k", b"{}")
+    event = app.create_event("k", {}, None, msg)
+    assert staged.get(event, "k", 0.0) == 0.0
+    staged.set(event, "k", 5.0)
+    assert staged.get(event, "k") == 5.0 and len(staged) == 1
+    staged.delete(event, "k")
+    assert staged.get(event, "k", "gone") == "gone"
+
+
+def test_direct_mode_is_refused_where_faust_needs_its_own_path(installed: None, tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    plain = app.Table("plain", default=float, partitions=1)
+    windowed = app.Table("win", default=float, partitions=1).tumbling(60.0)
+    assert "aiokafka" in str(runtime._direct_unsupported(plain))  # producer not started
+    app.producer._producer = FakeAIOKafkaProducer()
+    assert runtime._direct_unsupported(plain) is None
+    assert runtime._direct_unsupported(windowed.table) is not None
+    with pytest.raises(NotImplementedError):
+        _ = runtime.StagedTable(windowed.table, mode="direct").mode
+    assert runtime.StagedTable(windowed.table).mode == "context"
+
+
+# -- small things ---------------------------------------------------------------------------
+
+
+def test_event_context_sets_faust_current_event(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    event = app.create_event("k", 1, None, message(app, 0, 0, b"k", b"1"))
+    assert current_event() is None
+    with runtime.event_context(event):
+        assert current_event() is event
+    assert current_event() is None
+
+
+def test_settings_are_plain_app_kwargs(tmp_path: Path) -> None:
+    settings_ = runtime.app_settings(producer_linger=0.02)
+    assert settings_["producer_linger"] == 0.02
+    assert settings_["broker_session_timeout"] == 6.0
+    assert "broker_session_timeout" not in runtime.app_settings(local_broker=False)
+    app = new_app(tmp_path, **{k: v for k, v in settings_.items() if k != "web_enabled"})
+    assert app.conf.producer_max_batch_size == 1 << 20
+    options = runtime.rocksdb_options(block_cache_mib=16)
+    assert options["block_cache_size"] == 16 << 20 and options["driver"] == "rocksdict"
+    assert runtime.rocksdb_options() is not runtime.rocksdb_options()  # Faust pops keys from it
+    assert math.isclose(settings_["producer_linger"], 0.02)

@@ -1,0 +1,1333 @@
+"""muleguard's stream runtime: Faust (faust-streaming 0.15.x) plus our fixes, in one place.
+
+Everything that changes how Faust behaves at run time lives in this module, so
+that it can be read, tested and removed in one piece.  ``docs/runtime.md`` has
+the measurements and the argument for why each fix keeps Faust's semantics.
+
+How an app uses it::
+
+    from topologies import runtime
+
+    runtime.install()                       # before the app starts (idempotent)
+    app = faust.App("id", broker="kafka://host:port", **runtime.app_settings())
+    sums = app.Table("sums", default=float, partitions=4,
+                     options=runtime.rocksdb_options())
+
+    @app.agent(topic)
+    async def job(stream):
+        staged = runtime.StagedTable(sums)
+        async for events in runtime.batches(stream, 2000, 0.05, flush=[staged]):
+            for event in events:
+                key = event.key
+                staged.set(event, key, staged.get(event, key, 0.0) + event.value["amount"])
+
+What the pieces do:
+
+* :func:`install` patches three per-message hot spots of the consumer side
+  (the drain loop, the conductor's delivery, event construction).
+* :func:`batches` iterates a stream a list of events at a time, with the same
+  tracking and acking as ``async for event in stream`` but done per list.
+* :class:`StagedTable` collects table writes of a batch and writes every
+  changed key once: one RocksDB ``WriteBatch`` per partition and one changelog
+  record batch per partition, each record in the changelog partition of the
+  event that last wrote the key (what ``table[key] = v`` would have used).
+  :func:`batches` acks a batch's events only after that batch's changelog
+  records are acknowledged by the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import json as _stdlib_json
+import logging
+import math
+import re
+import sys
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from faust.app.base import App as _FaustApp
+from faust.exceptions import KeyDecodeError, ValueDecodeError
+from faust.serializers.codecs import Codec as _CodecBase
+from faust.serializers.codecs import get_codec as _get_codec
+from faust.serializers.codecs import json as _json_codec_class
+from faust.serializers.registry import Registry as _FaustRegistry
+from faust.serializers.schemas import Schema as _FaustSchema
+from faust.streams import _current_event
+from faust.transport import consumer as _consumer_mod
+from faust.types import TP, EventT
+from faust.types import ModelT as _ModelT
+from faust.types.enums import ProcessingGuarantee
+from faust.types.tuples import ConsumerMessage, ack_lock
+from faust.utils import json as _faust_json
+from mode.utils.futures import notify
+
+__all__ = [
+    "StagedTable",
+    "app_settings",
+    "batches",
+    "event_context",
+    "install",
+    "installed",
+    "rocksdb_options",
+    "uninstall",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Original attributes replaced by :func:`install`, for :func:`uninstall`.
+_ORIGINALS: dict[tuple[Any, str], Any] = {}
+
+_FAUST_JSON_DUMPS = _faust_json.dumps
+_CONSUMER_FINAL_ACK = ConsumerMessage.on_final_ack
+_float_repr = float.__repr__
+_isfinite = math.isfinite
+_int_repr = int.__repr__
+_JSON_ENCODER = _faust_json.JSONEncoder(**_faust_json._JSON_DEFAULT_KWARGS, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------
+# install(): the monkeypatches
+# --------------------------------------------------------------------------
+
+
+def install() -> None:
+    """Apply the runtime fixes to Faust's classes (idempotent).
+
+    Call once, before the app starts (importing an app module that calls it at
+    the top is fine).  It patches classes, so it affects every app in the
+    process.  :func:`uninstall` puts the originals back.
+    """
+    _patch(_consumer_mod.Consumer, "_drain_messages", _drain_messages)
+    _patch(_FaustApp, "create_event", _create_event)
+    if _faust_json.orjson is None:  # with orjson, Faust's dumps is already fast
+        _patch(_faust_json, "dumps", _json_dumps)
+    # aiokafka's DEBUG records are built per send and per fetch when the root
+    # logger lets them through (``faust worker -l info`` does).
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def uninstall() -> None:
+    """Undo :func:`install` (for tests and for measuring Faust as shipped)."""
+    for (owner, name), original in list(_ORIGINALS.items()):
+        setattr(owner, name, original)
+        del _ORIGINALS[(owner, name)]
+
+
+def installed() -> bool:
+    """Return True if :func:`install` is in effect."""
+    return bool(_ORIGINALS)
+
+
+def _patch(owner: Any, name: str, replacement: Any) -> None:
+    if (owner, name) not in _ORIGINALS:
+        _ORIGINALS[(owner, name)] = vars(owner)[name]
+        setattr(owner, name, replacement)
+
+
+def _create_event(self: Any, key: Any, value: Any, headers: Any, message: Any) -> EventT:
+    """``App.create_event`` without a settings lookup per event.
+
+    Faust's version evaluates ``self.conf.Event`` per message; the settings
+    object records every attribute access, which made it the single most
+    expensive line of event construction.  The class is read once per app (on
+    first use, i.e. after configuration) and cached on the instance.
+    """
+    event_cls = self.__dict__.get("_muleguard_event_cls")
+    if event_cls is None:
+        event_cls = self.__dict__["_muleguard_event_cls"] = self.conf.Event
+    return event_cls(self, key, value, headers, message)  # type: ignore[no-any-return]
+
+
+async def _drain_messages(self: Any, fetcher: Any) -> None:
+    """Replacement for ``faust.transport.consumer.Consumer._drain_messages``.
+
+    Same loop as Faust's, with three changes:
+
+    1. ``Consumer.getmany`` is inlined (no async generator step per record) and
+       the highwater mark is read once per partition per fetch, not per record
+       (it only feeds ``Monitor.track_tp_end_offset``).
+    2. The callback is awaited directly while flow is not suspended.  Faust
+       wraps every message in ``wait_first(callback(message),
+       suspend_flow.wait())``, which creates four tasks per message.  When flow
+       is suspended (rebalance) we use Faust's ``wait_first`` as before.
+    3. For a partition delivered to exactly one channel whose decoder is
+       Faust's compiled ``Schema`` decoder, the message is decoded and put on
+       the channel's queue synchronously (:class:`_FastDelivery`); anything
+       else (decode errors, full queue, full producer buffer, several channels,
+       resubscription in progress) goes through Faust's conductor callback.
+    """
+    callback = self.callback
+    consumer_should_stop = self._stopped.is_set
+    fetcher_should_stop = fetcher._stopped.is_set
+    get_read_offset = self._read_offset.__getitem__
+    set_read_offset = self._read_offset.__setitem__
+    flag_consumer_fetching = _consumer_mod.CONSUMER_FETCHING
+    set_flag = self.diag.set_flag
+    unset_flag = self.diag.unset_flag
+    commit_every = self._commit_every
+    app = self.app
+    acks_enabled_for = app.topics.acks_enabled_for
+    flow_control_active = app.flow_control.is_active
+    suspended = self.suspend_flow.is_set
+    buffered_partitions = self._buffered_partitions
+    track_tp_end_offset = app.monitor.track_tp_end_offset
+    fast = _FastDelivery(app).deliver
+    sleep = asyncio.sleep
+    yield_every = 100
+    num_since_yield = 0
+    try:
+        while not (consumer_should_stop() or fetcher_should_stop()):
+            set_flag(flag_consumer_fetching)
+            records, active_partitions = await self._wait_next_records(1.0)
+            generation_id = app.consumer_generation_id
+            await self.sleep(0)
+            if records is None or self.should_stop:
+                unset_flag(flag_consumer_fetching)
+                continue
+            if not self.flow_active:
+                self.log.dev("getmany called while flow not active. Seek back to committed offsets.")
+                try:
+                    await self.perform_seek()
+                except Exception as ex:
+                    self.log.warning(f"exception performing seek when flow not active {ex}")
+                unset_flag(flag_consumer_fetching)
+                continue
+            to_message = self._to_message
+            seen_tps: set[Any] = set()
+            for tp, record in self.scheduler.iterate(records):
+                if not self.flow_active:
+                    break
+                if app.consumer_generation_id != generation_id:
+                    self.log.dev("Generation id changed. Cancelling getmany.")
+                    break
+                if not (
+                    active_partitions is None
+                    or tp in active_partitions
+                    or tp in buffered_partitions
+                ):
+                    continue
+                if tp not in seen_tps:
+                    seen_tps.add(tp)
+                    track_tp_end_offset(tp, self.highwater(tp))
+                message = to_message(tp, record)
+
+                num_since_yield += 1
+                if num_since_yield > yield_every:
+                    await sleep(0)
+                    num_since_yield = 0
+
+                offset = message.offset
+                r_offset = get_read_offset(tp)
+                if r_offset is None or offset >= r_offset:
+                    gap = offset - (r_offset or 0)
+                    if gap > 1 and r_offset:
+                        if acks_enabled_for(message.topic):
+                            await self._add_gap(tp, r_offset + 1, offset)
+                    if commit_every is not None:
+                        if self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                    if not suspended() and flow_control_active():
+                        if not fast(message):
+                            await callback(message)
+                    else:
+                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                    set_read_offset(tp, offset)
+                else:
+                    self.log.dev("DROPPED MESSAGE ROFF %r: k=%r v=%r", offset, message.key, message.value)
+            unset_flag(flag_consumer_fetching)
+    except self.consumer_stopped_errors:
+        if self.transport.app.should_stop:
+            self.log.info("Broker stopped consumer, shutting down...")
+            return
+        raise
+    except asyncio.CancelledError:
+        if self.transport.app.should_stop:
+            self.log.info("Consumer shutting down for user cancel.")
+            return
+        raise
+    except Exception as exc:
+        self.log.exception("Drain messages raised: %r", exc)
+        raise
+    finally:
+        unset_flag(flag_consumer_fetching)
+
+
+class _FastDelivery:
+    """Synchronous delivery of a message to its single channel.
+
+    Does what Faust's compiled conductor handler does for one channel, minus
+    the three coroutine layers, the lock and the settings lookups per message:
+    ``message.incref()``, decode into an event, ``put_nowait_enhanced`` with
+    the same pressure callbacks.  Returns False (caller falls back to Faust's
+    handler, which then does everything itself) whenever that handler could
+    block or would take a path we do not replicate.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.conductor = app.topics
+        self.producer_threaded = bool(app.conf.producer_threaded)
+        self.cache: dict[Any, tuple[Any, Callable[[Any], bool]]] = {}
+
+    def deliver(self, message: Any) -> bool:
+        conductor = self.conductor
+        tp = message.tp
+        handler = conductor._tp_to_callback.get(tp)
+        if handler is None or conductor._tp_to_callback_lock.locked():
+            return False
+        entry = self.cache.get(tp)
+        if entry is None or entry[0] is not handler:
+            entry = self.cache[tp] = (handler, self._build(TP(tp[0], tp[1])))
+        return entry[1](message)
+
+    def _build(self, tp: TP) -> Callable[[Any], bool]:
+        app = self.app
+        channels = self.conductor._tp_index.get(tp)
+        if not channels or len(channels) != 1:
+            return _never
+        (chan,) = channels
+        decode = _sync_decoder(app, chan)
+        if decode is None:
+            return _never
+        consumer = app.consumer
+        on_topic_buffer_full = app.sensors.on_topic_buffer_full
+
+        def on_pressure_high() -> None:
+            on_topic_buffer_full(tp)
+            consumer.on_buffer_full(tp)
+
+        def on_pressure_drop() -> None:
+            consumer.on_buffer_drop(tp)
+
+        pbuf = app.producer.buffer
+        threaded = self.producer_threaded
+        pending = pbuf.pending
+        decode_errors = (KeyDecodeError, ValueDecodeError)
+
+        def deliver(message: Any) -> bool:
+            queue = chan.queue
+            if queue.full():
+                return False
+            if (pbuf.size if threaded else pending.qsize()) > pbuf.max_messages:
+                return False
+            try:
+                event = decode(message)
+            except decode_errors:
+                return False  # Faust's handler decodes again and routes the error
+            message.incref(1)
+            queue.put_nowait_enhanced(
+                event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
+            )
+            return True
+
+        return deliver
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _never(message: Any) -> bool:
+    return False
+
+
+def _sync_decoder(app: Any, chan: Any) -> Callable[[Any], Any] | None:
+    """Faust's compiled ``Schema`` decoder (``propagate=True``) as a plain function.
+
+    Returns None when the channel decodes some other way (then Faust's own
+    handler is used).  Keys and values go through :func:`key_loader` /
+    :func:`value_loader`, i.e. the same codec and payload preparation as
+    ``app.serializers.loads_key/loads_value``.
+    """
+    schema = getattr(chan, "schema", None)
+    decode = getattr(chan, "decode", None)
+    if (
+        type(schema) is not _FaustSchema
+        or getattr(decode, "__qualname__", "") != "Schema.compile.<locals>.decode"
+    ):
+        return None
+    load_key = key_loader(app, schema.key_type, schema.key_serializer)
+    load_value = value_loader(app, schema.value_type, schema.value_serializer)
+    create_event = app.create_event
+    allow_empty = schema.allow_empty
+
+    def sync_decode(message: Any) -> Any:
+        k = load_key(message.key)
+        value = message.value
+        if value is None and allow_empty:
+            return create_event(k, None, message.headers, message)
+        return create_event(k, load_value(value), message.headers, message)
+
+    return sync_decode
+
+
+# --------------------------------------------------------------------------
+# Serialization: Faust's Registry with the per-call lookups done once
+# --------------------------------------------------------------------------
+
+
+def key_loader(app: Any, typ: Any, serializer: Any) -> Callable[[bytes | None], Any]:
+    """``lambda b: app.serializers.loads_key(typ, b, serializer=serializer)``, faster.
+
+    For Faust's own ``Registry`` the codec is resolved once; the payload is
+    prepared by the registry's ``_prepare_payload`` as before, and errors are
+    raised as ``KeyDecodeError`` as before.  None keys use the registry.
+    """
+    registry = app.serializers
+    if type(registry) is not _FaustRegistry:
+        return lambda data: registry.loads_key(typ, data, serializer=serializer)
+    codec_arg = serializer or registry.key_serializer
+    return _loader(registry, registry.loads_key, typ, serializer, codec_arg, KeyDecodeError)
+
+
+def value_loader(app: Any, typ: Any, serializer: Any) -> Callable[[bytes | None], Any]:
+    """``lambda b: app.serializers.loads_value(typ, b, serializer=serializer)``, faster."""
+    registry = app.serializers
+    if type(registry) is not _FaustRegistry:
+        return lambda data: registry.loads_value(typ, data, serializer=serializer)
+    codec_arg = registry._serializer(typ, serializer, registry.value_serializer)
+    return _loader(registry, registry.loads_value, typ, serializer, codec_arg, ValueDecodeError)
+
+
+def _loader(
+    registry: Any, general: Any, typ: Any, serializer: Any, codec_arg: Any, error: type
+) -> Callable[[bytes | None], Any]:
+    codec = _get_codec(codec_arg) if codec_arg else None
+    codec_loads = codec.loads if codec is not None else None
+    if codec is not None and type(codec).loads is _CodecBase.loads and not codec.children:
+        codec_loads = codec._loads  # Codec.loads runs _loads over (self,) + children
+    if (
+        codec is not None
+        and type(codec) is _json_codec_class
+        and not codec.children
+        and _faust_json.orjson is None
+        and _faust_json.json is _stdlib_json
+    ):
+        codec_loads = _json_loads_number_fast(codec_loads)
+    prepare = registry._prepare_payload
+    if typ is None:
+        prepare = _autodetect_preparer(registry, prepare)
+
+    def load(data: bytes | None) -> Any:
+        if data is None:
+            return general(typ, data, serializer=serializer)
+        try:
+            return prepare(typ, codec_loads(data) if codec_loads is not None else data)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise error(str(exc)).with_traceback(sys.exc_info()[2]) from exc
+
+    return load
+
+
+def _autodetect_preparer(registry: Any, prepare: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``registry._prepare_payload(None, payload)`` with the common answers short-cut.
+
+    With no type, Faust calls ``Model._maybe_reconstruct(payload)``, which only
+    returns something other than ``payload`` for a mapping holding the blessed
+    key (``"__faust"``).  Plain JSON scalars, lists, and dicts without that key
+    come back unchanged, so they are returned directly; anything else goes to
+    the registry.
+    """
+    from faust.models.base import Model
+
+    if registry.Model is not Model:
+        return prepare
+    blessed = Model._blessed_key
+    unchanged = (int, float, bool, str, bytes, list, type(None))
+
+    def prepare_autodetect(typ: Any, payload: Any) -> Any:
+        kind = type(payload)
+        if kind is dict:
+            if blessed not in payload:
+                return payload
+        elif kind in unchanged:
+            return payload
+        return prepare(typ, payload)
+
+    return prepare_autodetect
+
+
+#: A complete JSON number (RFC 8259 grammar), as the stdlib scanner matches it.
+_JSON_NUMBER = re.compile(rb"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def _json_loads_number_fast(json_loads: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """``json_loads`` with a shortcut for documents that are a bare number.
+
+    Table values such as running sums are bare JSON numbers.  When the whole
+    document matches the JSON number grammar, the stdlib decoder returns
+    ``float(text)`` if it has a fraction or exponent and ``int(text)``
+    otherwise; we do the same without the decoder's Python layers.  Anything
+    else goes to ``json_loads``.
+    """
+    fullmatch = _JSON_NUMBER.fullmatch
+
+    def loads(data: bytes) -> Any:
+        if type(data) is bytes and data and data[0] in _NUMBER_START:
+            m = fullmatch(data)
+            if m is not None:
+                if m.group(2) is None and m.group(3) is None:
+                    return int(data)
+                return float(data)
+        return json_loads(data)
+
+    return loads
+
+
+_NUMBER_START = frozenset(b"-0123456789")
+
+
+def key_dumper(app: Any, typ: Any, serializer: Any) -> Callable[[Any], bytes | None]:
+    """``lambda k: app.serializers.dumps_key(typ, k, serializer=serializer)``, faster.
+
+    Models and bytes take the registry's own path; everything else is encoded
+    by the codec the registry would pick, resolved once.
+    """
+    registry = app.serializers
+    general = registry.dumps_key
+    if type(registry) is not _FaustRegistry:
+        return lambda obj: general(typ, obj, serializer=serializer)  # type: ignore[no-any-return]
+    return _dumper(general, typ, serializer, registry._serializer(typ, serializer, registry.key_serializer))
+
+
+def value_dumper(app: Any, typ: Any, serializer: Any) -> Callable[[Any], bytes | None]:
+    """``lambda v: app.serializers.dumps_value(typ, v, serializer=serializer)``, faster."""
+    registry = app.serializers
+    general = registry.dumps_value
+    if type(registry) is not _FaustRegistry:
+        return lambda obj: general(typ, obj, serializer=serializer)  # type: ignore[no-any-return]
+    return _dumper(general, typ, serializer, registry._serializer(typ, serializer, registry.value_serializer))
+
+
+def _dumper(general: Any, typ: Any, serializer: Any, codec_arg: Any) -> Callable[[Any], bytes | None]:
+    if not codec_arg:
+        return lambda obj: general(typ, obj, serializer=serializer)  # type: ignore[no-any-return]
+    codec = _get_codec(codec_arg)
+    codec_dumps = codec.dumps
+    if type(codec).dumps is _CodecBase.dumps and not codec.children:
+        codec_dumps = codec._dumps  # Codec.dumps runs _dumps over (self,) + children
+    slow_types = (_ModelT, bytes)
+
+    def dump(obj: Any) -> bytes | None:
+        if isinstance(obj, slow_types):
+            return general(typ, obj, serializer=serializer)  # type: ignore[no-any-return]
+        return codec_dumps(obj)  # type: ignore[no-any-return]
+
+    return dump
+
+
+def _json_dumps(obj: Any, json_dumps: Any = None, cls: Any = None, **kwargs: Any) -> str:
+    """``faust.utils.json.dumps`` reusing one encoder (used when orjson is absent).
+
+    Faust calls ``json.dumps(obj, cls=JSONEncoder, separators=(",", ":"))``,
+    which builds a new encoder object per call.  The encoder holds only its
+    configuration, so one instance with the same configuration produces the
+    same output.  Calls with other arguments go to Faust's function.
+    """
+    if json_dumps is None and (cls is None or cls is _faust_json.JSONEncoder) and not kwargs:
+        kind = type(obj)
+        if kind is float and _isfinite(obj):
+            return _float_repr(obj)  # what the encoder emits for a finite float
+        if kind is int:
+            return _int_repr(obj)
+        return _JSON_ENCODER.encode(obj)  # type: ignore[no-any-return]
+    return _FAUST_JSON_DUMPS(obj, **({} if json_dumps is None else {"json_dumps": json_dumps}),
+                             **({} if cls is None else {"cls": cls}), **kwargs)
+
+
+# --------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------
+
+
+def app_settings(*, local_broker: bool = True, **overrides: Any) -> dict[str, Any]:
+    """Recommended ``faust.App`` keyword arguments for muleguard workers.
+
+    ``local_broker`` shortens session timeouts so that a group join on the
+    embedded Tansu broker takes seconds (it waits about session_timeout/2);
+    pass False against a real cluster.  ``overrides`` win.
+    """
+    settings: dict[str, Any] = {
+        "web_enabled": False,
+        "consumer_auto_offset_reset": "earliest",
+        # Changelog and output sends go out in batches instead of one
+        # request each (Faust's default linger is 0).
+        "producer_linger": 0.01,
+        # 1 MiB record batches: StagedTable fills one batch per changelog
+        # partition per flush.
+        "producer_max_batch_size": 1 << 20,
+        "processing_guarantee": "at_least_once",
+        "stream_buffer_maxsize": 16384,
+    }
+    if local_broker:
+        settings.update(broker_session_timeout=6.0, broker_heartbeat_interval=1.0)
+    settings.update(overrides)
+    return settings
+
+
+def rocksdb_options(*, block_cache_mib: int = 64, write_buffer_mib: int = 32) -> dict[str, Any]:
+    """``options=`` for ``app.Table`` on ``store="rocksdb://"``, using rocksdict.
+
+    Faust's default block cache is 2 GiB per table partition; 64 MiB is plenty
+    for per-account state.  A new dict per call: Faust's store pops keys
+    from the dict it is given.
+    """
+    return {
+        "driver": "rocksdict",
+        "block_cache_size": block_cache_mib << 20,
+        "block_cache_compressed_size": 0,
+        "write_buffer_size": write_buffer_mib << 20,
+    }
+
+
+# --------------------------------------------------------------------------
+# Batches
+# --------------------------------------------------------------------------
+
+
+@contextmanager
+def event_context(event: EventT | None) -> Iterator[None]:
+    """Make ``event`` Faust's current event (``faust.current_event()``) inside the block.
+
+    Table writes take their changelog partition, and ``topic.send()`` attaches
+    sends to the source offset, from the current event; inside a batch there is
+    none.  Use this around per-event code that relies on it.
+    """
+    token = _current_event.set(weakref.ref(event) if event is not None else None)
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+async def batches(
+    stream: Any,
+    max_count: int,
+    within_s: float,
+    *,
+    flush: Sequence[StagedTable] = (),
+    sensors: str = "auto",
+) -> AsyncIterator[list[EventT]]:
+    """Iterate ``stream`` as lists of at most ``max_count`` events.
+
+    A list is yielded as soon as ``max_count`` events are buffered or
+    ``within_s`` seconds have passed since its first event arrived, whichever
+    comes first (it is never empty).  Per event it does what Faust's
+    ``async for event in stream`` does: skip (and ack) events from an old
+    consumer generation or received while flow is suspended, track the message
+    as unacked, report to the sensors, ack after processing.  Here "after
+    processing" is when the loop body has finished with the list: when the
+    next list is requested, the loop is left, or the body raises (Faust acks
+    in all three cases).
+
+    ``flush`` lists :class:`StagedTable` objects written by the loop body:
+    after the body, each is flushed, and the list's events are acked only once
+    all of that list's changelog records are acknowledged by the broker (the
+    acks happen in the background; the next list does not wait for them).  If
+    a changelog write fails, the events stay unacked (their offsets are never
+    committed) and the error is raised into the agent at the next list.
+
+    ``sensors``: ``"per-event"`` calls the app's sensors for every event as
+    Faust does.  ``"auto"`` (default) does that too when any sensor besides
+    Faust's built-in ``Monitor`` is registered; with only the Monitor it
+    updates the Monitor's counters once per list instead (same counters,
+    offsets and ``stream_inbound_time`` that the livelock detector reads;
+    every event of a list gets the list's processing time as its runtime).
+
+    Requires a stream over a Faust channel/topic, without processors or
+    combined streams; ``stream.enable_acks = False`` disables the acks as it
+    does for Faust's iteration.
+    """
+    if max_count < 1:
+        raise ValueError("max_count must be >= 1")
+    if sensors not in ("auto", "per-event"):
+        raise ValueError("sensors must be 'auto' or 'per-event'")
+    channel = stream.channel
+    if stream._processors or stream.combined or not hasattr(channel, "queue"):
+        raise NotImplementedError(
+            "runtime.batches() needs a stream over a channel, without processors or combine()"
+        )
+    app = stream.app
+    queue = channel.queue
+    qget = queue.get
+    qget_nowait = queue.get_nowait
+    qempty = queue.empty
+    errors = queue._errors
+    consumer = app.consumer
+    add_unacked = consumer._unacked_messages.add
+    acking_topics = app.topics._acking_topics
+    on_message_in = stream._on_message_in
+    on_stream_event_in = stream._on_stream_event_in
+    flow_active = app.flow_control.is_active
+    monotonic = time.monotonic
+    failure: list[BaseException] = []
+
+    stream._finalized = True
+    started_by_us = await stream.maybe_start()
+    bulk = _BulkMonitor.for_stream(stream) if sensors == "auto" else None
+    per_event = bulk is None
+    acker = _Acker(stream, bulk, wake=queue._throw)
+    try:
+        while not stream.should_stop:
+            if errors:
+                raise errors.popleft()
+            if failure:
+                raise failure[0]
+            batch: list[EventT] = []
+            states: list[Any] = []
+            tracked: list[Any] = []
+            event = await qget()
+            deadline = monotonic() + within_s
+            while True:
+                message = event.message
+                if not flow_active() or message.generation_id != app.consumer_generation_id:
+                    acker.ack_skipped(event)  # Faust acks skipped events too
+                else:
+                    if message.topic in acking_topics and not message.tracked:
+                        message.tracked = True
+                        add_unacked(message)
+                        if per_event:
+                            on_message_in(message.tp, message.offset, message)
+                        else:
+                            tracked.append(message)
+                    if per_event:
+                        states.append(on_stream_event_in(message.tp, message.offset, stream, event))
+                    batch.append(event)
+                    if len(batch) >= max_count:
+                        break
+                if errors:
+                    raise errors.popleft()
+                if not qempty():
+                    event = qget_nowait()
+                    continue
+                remaining = deadline - monotonic()
+                if remaining <= 0:
+                    break
+                await asyncio.sleep(0)  # let the fetcher deliver what it has
+                if not qempty():
+                    event = qget_nowait()
+                    continue
+                try:
+                    event = await asyncio.wait_for(qget(), remaining)
+                except TimeoutError:
+                    break
+            if not batch:
+                continue
+            if bulk is not None:
+                states = bulk.on_batch_in(stream, batch, tracked)  # type: ignore[assignment]
+            stream.events_total += len(batch)
+            do_ack = stream.enable_acks
+            try:
+                yield batch
+            finally:
+                futures: list[asyncio.Future] = []
+                for staged in flush:
+                    await staged.flush()
+                    futures.extend(staged._take_flushes())  # including flushes by the body
+                if do_ack:
+                    acker.ack_after(batch, states, futures, failure)
+    finally:
+        stream._channel_stop_iteration(channel)
+        if started_by_us:
+            await stream.stop()
+            stream.service_reset()
+
+
+class _BulkMonitor:
+    """Faust ``Monitor`` bookkeeping for a list of events at once.
+
+    Same effect on the Monitor's counters as its per-event
+    ``on_message_in``/``on_stream_event_in``/``on_stream_event_out``/
+    ``on_message_out`` calls, except per-message timestamps (``time_in``/
+    ``time_out`` on the message) and that each event's runtime sample is the
+    list's processing time.  Used only when the Monitor is the only sensor.
+    """
+
+    def __init__(self, monitor: Any) -> None:
+        self.monitor = monitor
+
+    @classmethod
+    def for_stream(cls, stream: Any) -> _BulkMonitor | None:
+        return cls.for_app(stream.app)
+
+    @classmethod
+    def for_app(cls, app: Any) -> _BulkMonitor | None:
+        from faust.sensors.monitor import Monitor
+
+        monitor = app.monitor
+        registered = list(app.sensors)
+        if type(monitor) is Monitor and registered == [monitor]:
+            return cls(monitor)
+        return None
+
+    def on_batch_in(self, stream: Any, batch: list[EventT], tracked: list[Any]) -> float:
+        m = self.monitor
+        n = len(batch)
+        if tracked:
+            m.messages_received_total += len(tracked)
+            m.messages_active += len(tracked)
+            by_topic = m.messages_received_by_topic
+            read_offsets = m.tp_read_offsets
+            for message in tracked:
+                by_topic[message.tp.topic] += 1
+                read_offsets[message.tp] = message.offset
+        now = time.monotonic()
+        inbound = m.stream_inbound_time
+        for event in batch:
+            inbound[event.message.tp] = now
+        stream_key = m.stream_lookup.get(stream)
+        if stream_key is None:
+            stream_key = m.stream_lookup[stream] = str(stream)
+        task_key = m.task_lookup.get(stream.task_owner)
+        if task_key is None:
+            task_key = m.task_lookup[stream.task_owner] = str(stream.task_owner)
+        m.events_total += n
+        m.events_by_stream[stream_key] += n
+        m.events_by_task[task_key] += n
+        m.events_active += n
+        return m.time()  # type: ignore[no-any-return]
+
+    def on_table_ops(self, table: Any, n_get: int, n_set: int, n_del: int) -> None:
+        state = self.monitor._table_or_create(table)
+        state.keys_retrieved += n_get
+        state.keys_updated += n_set
+        state.keys_deleted += n_del
+
+    def on_batch_out(self, n_events: int, n_final: int, time_in: float) -> None:
+        m = self.monitor
+        m.events_active -= n_events
+        m.events_runtime.extend(itertools.repeat(m.time() - time_in, n_events))
+        m.messages_active -= n_final
+
+
+class _Acker:
+    """Acks events the way Faust's stream iterator does, a list at a time."""
+
+    def __init__(
+        self, stream: Any, bulk: _BulkMonitor | None,
+        wake: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.stream = stream
+        self.bulk = bulk
+        self.wake = wake
+        app = stream.app
+        self.consumer = app.consumer
+        self.acks_enabled_for = app.topics.acks_enabled_for
+        self.on_stream_event_out = stream._on_stream_event_out
+        self.on_message_out = stream._on_message_out
+
+    def ack_skipped(self, event: EventT) -> None:
+        """Ack an event the stream skipped (Faust reports no sensor state for it)."""
+        last = self._ack([event])
+        if self.bulk is None:
+            message = event.message
+            self.on_stream_event_out(message.tp, message.offset, self.stream, event, None)
+            if last[0]:
+                self.on_message_out(message.tp, message.offset, message)
+        elif last[0]:
+            self.bulk.monitor.messages_active -= 1
+
+    def ack(self, events: Sequence[EventT], states: Any) -> None:
+        last = self._ack(events)
+        if self.bulk is not None:
+            self.bulk.on_batch_out(len(events), sum(last), states)
+            return
+        stream = self.stream
+        on_stream_event_out = self.on_stream_event_out
+        on_message_out = self.on_message_out
+        for event, state, is_last in zip(events, states, last, strict=True):
+            message = event.message
+            on_stream_event_out(message.tp, message.offset, stream, event, state)
+            if is_last:
+                on_message_out(message.tp, message.offset, message)
+
+    def _ack(self, events: Sequence[EventT]) -> list[bool]:
+        """``Message.ack`` for each event's message, under one ``ack_lock``.
+
+        Same bookkeeping as Message.ack -> ConsumerMessage.on_final_ack ->
+        Consumer.ack (as Faust's Cython iterator also inlines it).  Returns,
+        per event, whether this was the message's final ack.
+        """
+        consumer = self.consumer
+        acks_enabled_for = self.acks_enabled_for
+        committed_offset = consumer._committed_offset
+        acked_index_for = consumer._acked_index
+        acked_for = consumer._acked
+        unacked = consumer._unacked_messages
+        last: list[bool] = []
+        n_acked = 0
+        with ack_lock:
+            for event in events:
+                message = event.message
+                is_last = False
+                if not message.acked:
+                    refcount = message.refcount - 1
+                    message.refcount = refcount = refcount if refcount > 0 else 0
+                    if not refcount:
+                        if type(message).on_final_ack is not _CONSUMER_FINAL_ACK:
+                            is_last = message.on_final_ack(consumer)
+                        else:
+                            message.acked = True
+                            tp = message.tp
+                            offset = message.offset
+                            if acks_enabled_for(message.topic):
+                                committed = committed_offset[tp]
+                                if committed is None or offset >= committed:
+                                    acked_index = acked_index_for[tp]
+                                    if offset not in acked_index:
+                                        unacked.discard(message)
+                                        acked_index.add(offset)
+                                        acked_for[tp].append(offset)
+                                        n_acked += 1
+                                        is_last = True
+                last.append(is_last)
+            consumer._n_acked += n_acked
+        notify(consumer._waiting_for_ack)
+        return last
+
+    def ack_after(
+        self,
+        events: list[EventT],
+        states: Any,
+        futures: list[asyncio.Future],
+        failure: list[BaseException],
+    ) -> None:
+        """Ack ``events`` once every future in ``futures`` succeeded."""
+        for f in futures:
+            if f.done() and (f.cancelled() or f.exception() is not None):
+                self._fail(f, failure)
+                return
+        waiting = [f for f in futures if not f.done()]
+        if not waiting:
+            self.ack(events, states)
+            return
+        remaining = [len(waiting)]
+
+        def done(f: asyncio.Future) -> None:
+            if remaining[0] < 0:
+                return
+            if f.cancelled() or f.exception() is not None:
+                self._fail(f, failure)
+                remaining[0] = -1
+                return
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                self.ack(events, states)
+
+        for f in waiting:
+            f.add_done_callback(done)
+
+    def _fail(self, fut: asyncio.Future, failure: list[BaseException]) -> None:
+        exc: BaseException
+        if fut.cancelled():
+            exc = asyncio.CancelledError("changelog write cancelled")
+        else:
+            exc = fut.exception()  # type: ignore[assignment]
+        if not failure:
+            logger.error("Changelog write failed; batch left unacked: %r", exc)
+            failure.append(exc)
+            if self.wake is not None:
+                self.wake(exc)  # raise it in the agent now, not at the next event
+
+
+# --------------------------------------------------------------------------
+# Table writes, once per key per batch
+# --------------------------------------------------------------------------
+
+_DELETED = object()
+
+
+class StagedTable:
+    """Stage writes to a Faust ``Table`` and write each changed key once per flush.
+
+    ``get(event, key)`` reads the staged value or the table; ``set(event, key,
+    value)`` stages it; ``delete(event, key)`` stages a deletion.  ``event`` is
+    the event the write comes from: the key is written to the store partition
+    and changelog partition of that event's message, exactly what
+    ``table[key] = value`` inside ``async for event in stream`` uses.  The last
+    write of a key (per partition) in a batch wins.
+
+    :meth:`flush` writes the staged keys; two ways, chosen per table:
+
+    * ``"direct"`` (plain Table, memory or RocksDB store, aiokafka producer,
+      at-least-once): one store write per key (one RocksDB ``WriteBatch`` per
+      partition), one changelog record per key serialized as Faust would, sent
+      as one record batch per changelog partition through Faust's own aiokafka
+      producer.  The persisted changelog offset in RocksDB is set when a record
+      batch is acknowledged, as Faust does per record.  Returns a future that
+      completes when every record is acknowledged.
+    * ``"context"`` (anything else: windowed tables, ``use_partitioner``,
+      exactly-once, other stores): for each key, the event becomes Faust's
+      current event and ``table[key] = value`` runs: Faust's own path, once per
+      key instead of once per event.
+    """
+
+    def __init__(self, table: Any, *, mode: str = "auto") -> None:
+        if mode not in ("auto", "direct", "context"):
+            raise ValueError("mode must be 'auto', 'direct' or 'context'")
+        self.table = table
+        self.requested_mode = mode
+        self._pending: dict[tuple[int, Any], tuple[EventT, Any]] = {}
+        self.last_flush: asyncio.Future | None = None
+        self._mode: str | None = None
+        self.keys_written = 0
+        self.records_sent = 0
+        #: Flushes whose changelog batches may be unsubmitted at once before
+        #: :meth:`flush` waits (bounds memory when the broker is slower).
+        self.max_in_flight = 4
+        self._submit_tail: asyncio.Future | None = None
+        self._encoder_cache: tuple[Any, Any, Any, Any] | None = None
+        #: Keys encoded by reads since the last flush (in a 1-list so the
+        #: reader closure sees the dict the flush swaps in).
+        self._encoded_keys_ref: list[dict[Any, bytes]] = [{}]
+        self._reader: Callable[[EventT, Any, Any], Any] | None = None
+        self.reads = 0
+        self._flushes: list[asyncio.Future] = []
+        self._sensor_on_get: Callable[[Any, Any], None] | None = None
+        self._bulk_monitor: _BulkMonitor | None = None
+        self._decode_value: Callable[[bytes | None], Any] = getattr(table.data, "_decode_value", None) or _identity
+        self._in_flight: collections.deque[asyncio.Future] = collections.deque()
+
+    # -- staging ---------------------------------------------------------
+
+    def get(self, event: EventT, key: Any, default: Any = None) -> Any:
+        """Value of ``key`` as of the staged writes (the table's otherwise).
+
+        Missing keys return ``default`` (the table's ``default()`` factory is
+        not called).
+        """
+        reader = self._reader
+        if reader is None:
+            reader = self._make_reader()
+        self.reads += 1
+        if self._sensor_on_get is not None:
+            self._sensor_on_get(self.table, key)
+        staged = self._pending.get((event.message.partition, key))
+        if staged is not None:
+            value = staged[1]
+            return default if value is _DELETED else value
+        return reader(event, key, default)
+
+    def set(self, event: EventT, key: Any, value: Any) -> None:
+        """Stage ``table[key] = value`` from ``event``."""
+        self._pending[(event.message.partition, key)] = (event, value)
+
+    def delete(self, event: EventT, key: Any) -> None:
+        """Stage ``del table[key]`` from ``event``."""
+        self._pending[(event.message.partition, key)] = (event, _DELETED)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    @property
+    def mode(self) -> str:
+        """``"direct"`` or ``"context"`` (decided on first use)."""
+        if self._mode is None:
+            self._mode = self._choose_mode()
+            self._resolve_sensors()
+        return self._mode
+
+    def _resolve_sensors(self) -> None:
+        # Reads report to the table sensors like ``table[key]`` does: per read,
+        # or, when Faust's Monitor is the only sensor and we write directly,
+        # as one counter update per flush (see _BulkMonitor).
+        bulk = _BulkMonitor.for_app(self.table.app) if self._mode == "direct" else None
+        self._bulk_monitor = bulk
+        self._sensor_on_get = None if bulk is not None else self.table._sensor_on_get
+
+    def _take_reads(self) -> int:
+        reads, self.reads = self.reads, 0
+        return reads
+
+    # -- reading ---------------------------------------------------------
+
+    def _make_reader(self) -> Callable[[EventT, Any, Any], Any]:
+        store = self.table.data
+        if self.mode == "direct" and _is_rocksdb_store(store):
+            # What the RocksDB store's _get does with a current event: read the
+            # key from the event's partition database.
+            encode_key, _, store_encode_key, _ = self._encoders()
+            db_for_partition = store._db_for_partition
+            decode_value = self._decode_value
+            encoded_keys = self._encoded_keys_ref
+
+            def read_rocksdb(event: EventT, key: Any, default: Any) -> Any:
+                if store_encode_key is None:
+                    k_bytes = encoded_keys[0][key] = encode_key(key)  # reused by flush
+                else:
+                    k_bytes = store_encode_key(key)
+                raw = db_for_partition(event.message.partition).get(k_bytes)
+                if raw is None:
+                    return default
+                return decode_value(raw)
+
+            self._reader = read_rocksdb
+        else:
+
+            def read_store(event: EventT, key: Any, default: Any) -> Any:
+                with event_context(event):
+                    if key in store:
+                        return store[key]
+                return default
+
+            self._reader = read_store
+        return self._reader
+
+    # -- writing ---------------------------------------------------------
+
+    async def flush(self) -> asyncio.Future:
+        """Write every staged key once; return a future for the changelog acks."""
+        pending, self._pending = self._pending, {}
+        loop = asyncio.get_running_loop()
+        if not pending:
+            fut: asyncio.Future = loop.create_future()
+            fut.set_result(None)
+            self.last_flush = fut
+            return fut
+        if self.mode == "direct":
+            fut = await self._flush_direct(pending)
+        else:
+            fut = self._flush_context(pending, loop)
+        self.last_flush = fut
+        self._flushes.append(fut)
+        return fut
+
+    def _take_flushes(self) -> list[asyncio.Future]:
+        flushes, self._flushes = self._flushes, []
+        return flushes
+
+    def _flush_context(self, pending: dict, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+        table = self.table
+        for (_, key), (event, value) in pending.items():
+            with event_context(event):
+                if value is _DELETED:
+                    if key in table:
+                        del table[key]
+                else:
+                    table[key] = value
+        self.keys_written += len(pending)
+        fut = loop.create_future()
+        fut.set_result(None)  # Faust's own path: the commit flushes the producer
+        return fut
+
+    async def _flush_direct(self, pending: dict) -> asyncio.Future:
+        table = self.table
+        app = table.app
+        store = table.data
+        changelog = table.changelog_topic
+        topic_name = changelog.get_topic_name()
+        encode_key, encode_value, store_encode_key, store_encode_value = self._encoders()
+        encoded_keys = self._encoded_keys_ref[0]
+        self._encoded_keys_ref[0] = {}
+        rocks = _is_rocksdb_store(store)
+        bulk = self._bulk_monitor
+        sensor_on_set = table._sensor_on_set
+        sensor_on_del = table._sensor_on_del
+        n_set = n_del = 0
+        produce_signal = app.on_produce_message
+        signal_receivers = bool(produce_signal._receivers) or any(
+            produce_signal._filter_receivers.values()
+        )
+
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        write_batches: dict[int, Any] = {}
+        for (partition, key), (_event, value) in pending.items():
+            deleted = value is _DELETED
+            k_bytes = encoded_keys.get(key)
+            if k_bytes is None:
+                k_bytes = encode_key(key)
+            v_bytes = None if deleted else encode_value(value)
+            records = by_partition.get(partition)
+            if records is None:
+                records = by_partition[partition] = []
+            records.append((k_bytes, v_bytes))
+            if rocks:
+                wb = write_batches.get(partition)
+                if wb is None:
+                    wb = write_batches[partition] = _new_write_batch(store)
+                sk = k_bytes if store_encode_key is None else store_encode_key(key)
+                if deleted:
+                    wb.delete(sk)
+                else:
+                    wb.put(sk, v_bytes if store_encode_value is None else store_encode_value(value))
+            else:
+                if deleted:
+                    store.data.pop(key, None)
+                else:
+                    store.data[key] = value
+            if bulk is not None:
+                if deleted:
+                    n_del += 1
+                else:
+                    n_set += 1
+            elif deleted:
+                sensor_on_del(table, key)
+            else:
+                sensor_on_set(table, key, value)
+            if signal_receivers:
+                produce_signal.send(
+                    key=k_bytes, value=v_bytes, partition=partition, timestamp=None, headers=None
+                )
+        for partition, wb in write_batches.items():
+            store._db_for_partition(partition).write(wb)
+        self.keys_written += len(pending)
+        if bulk is not None:
+            bulk.on_table_ops(table, self._take_reads(), n_set, n_del)
+
+        producer = app.producer._producer  # aiokafka.AIOKafkaProducer
+        batches_out: list[tuple[TP, Any, int]] = []
+        for partition, records in by_partition.items():
+            tp = TP(topic_name, partition)
+            batch = producer.create_batch()
+            count = 0
+            for k_bytes, v_bytes in records:
+                if batch.append(key=k_bytes, value=v_bytes, timestamp=None) is None:
+                    batches_out.append((tp, batch, count))
+                    batch = producer.create_batch()
+                    count = 0
+                    if batch.append(key=k_bytes, value=v_bytes, timestamp=None) is None:
+                        raise ValueError(f"changelog record for {tp} larger than a batch")
+                count += 1
+            batches_out.append((tp, batch, count))
+            self.records_sent += len(records)
+        # Submit the record batches in a task chained after the previous
+        # flush's submission, so changelog order per partition is flush order
+        # without the agent waiting for the producer (aiokafka's add_batch
+        # waits while an earlier batch for the partition is not yet drained).
+        submit = asyncio.ensure_future(
+            self._submit(self._submit_tail, producer, batches_out, store, rocks)
+        )
+        self._submit_tail = submit
+        self._in_flight.append(submit)
+        while len(self._in_flight) > self.max_in_flight:
+            await asyncio.wait([self._in_flight.popleft()])
+        while self._in_flight and self._in_flight[0].done():
+            self._in_flight.popleft()
+        return asyncio.ensure_future(_acks_of(submit))
+
+    @staticmethod
+    async def _submit(
+        previous: asyncio.Future | None,
+        producer: Any,
+        batches_out: list[tuple[TP, Any, int]],
+        store: Any,
+        rocks: bool,
+    ) -> list[asyncio.Future]:
+        if previous is not None:
+            # Order after the previous flush's submission (its failure is
+            # reported through its own future).
+            await asyncio.wait([previous])
+        acks = []
+        for tp, batch, count in batches_out:
+            batch.close()
+            fut = await producer.send_batch(batch, tp.topic, partition=tp.partition)
+            if rocks:
+                fut.add_done_callback(_persist_offset_callback(store, tp, count))
+            acks.append(fut)
+        return acks
+
+    def _encoders(self) -> tuple[Any, Any, Any, Any]:
+        """(changelog key, changelog value, store key, store value) encoders.
+
+        The changelog ones produce what ``changelog_topic.send(key, value,
+        key_serializer=table.key_serializer, ...)`` would.  The store ones are
+        None when they produce the same bytes (the usual case: Faust builds
+        the store and the changelog topic from the table's types and
+        serializers), so each key and value is serialized once.
+        """
+        if self._encoder_cache is None:
+            table = self.table
+            app = table.app
+            store = table.data
+            schema = table.changelog_topic.schema
+            key_type, value_type = schema.key_type, schema.value_type
+            key_ser = table.key_serializer or schema.key_serializer
+            value_ser = table.value_serializer or schema.value_serializer
+            encode_key = key_dumper(app, key_type, key_ser)
+            encode_value = value_dumper(app, value_type, value_ser)
+            store_key = store_value = None
+            if _is_rocksdb_store(store):
+                if not (store.key_type is key_type and store.key_serializer == key_ser):
+                    store_key = key_dumper(app, store.key_type, store.key_serializer)
+                if not (store.value_type is value_type and store.value_serializer == value_ser):
+                    store_value = value_dumper(app, store.value_type, store.value_serializer)
+                self._decode_value = value_loader(app, store.value_type, store.value_serializer)
+            self._encoder_cache = (encode_key, encode_value, store_key, store_value)
+        return self._encoder_cache
+
+    # -- mode ------------------------------------------------------------
+
+    def _choose_mode(self) -> str:
+        reason = _direct_unsupported(self.table)
+        if self.requested_mode == "direct" and reason:
+            raise NotImplementedError(f"StagedTable direct mode unsupported: {reason}")
+        if self.requested_mode == "context" or reason:
+            return "context"
+        return "direct"
+
+
+async def _acks_of(submit: asyncio.Future) -> None:
+    for ack in await submit:
+        await ack
+
+
+def _persist_offset_callback(store: Any, tp: TP, count: int) -> Callable[[asyncio.Future], None]:
+    """What ``Table._on_changelog_sent`` does per record, once per record batch."""
+
+    def persist(fut: asyncio.Future) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            last_offset = fut.result().offset + count - 1
+            previous = store.persisted_offset(tp)
+            if previous is None or last_offset > previous:
+                store.set_persisted_offset(tp, last_offset)
+
+    return persist
+
+
+def _is_rocksdb_store(store: Any) -> bool:
+    return type(store).__module__ == "faust.stores.rocksdb"
+
+
+def _new_write_batch(store: Any) -> Any:
+    if store.use_rocksdict:
+        import rocksdict
+
+        return rocksdict.WriteBatch(raw_mode=True)
+    import rocksdb  # pragma: no cover - python-rocksdb is not a muleguard dependency
+
+    return rocksdb.WriteBatch()  # pragma: no cover
+
+
+def _direct_unsupported(table: Any) -> str | None:
+    """Why the direct path cannot be used for ``table`` (None if it can)."""
+    from faust.tables.table import Table
+    from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
+
+    app = table.app
+    store_module = type(table.data).__module__
+    if type(table) is not Table:
+        return f"{type(table).__name__} is not a plain Table"
+    if table.is_global or table.use_partitioner:
+        return "global/partitioner tables pick partitions from the key"
+    if table.window is not None:
+        return "windowed table"
+    if store_module not in ("faust.stores.rocksdb", "faust.stores.memory"):
+        return f"store {store_module}"
+    if app.in_transaction or app.conf.processing_guarantee == ProcessingGuarantee.EXACTLY_ONCE:
+        return "exactly-once processing"
+    if app.conf.producer_threaded:
+        return "threaded producer"
+    if type(table.changelog_topic.schema) is not _FaustSchema:
+        return "changelog schema subclass (may add headers)"
+    if not isinstance(app.producer, AIOKafkaFaustProducer) or app.producer._producer is None:
+        return "not the aiokafka producer"
+    return None
