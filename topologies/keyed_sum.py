@@ -65,6 +65,7 @@ def run_keyed_sum(
     """
     if count < 1:
         raise ValueError("count must be >= 1")
+    broker = broker.removeprefix("kafka://")
     app_id = app_id or f"muleguard-keyed-sum-{uuid.uuid4().hex[:12]}"
     cleanup = None
     if data_dir is None:
@@ -88,6 +89,11 @@ def run_keyed_sum(
         proc = subprocess.run(
             argv, env=env, cwd=str(data_dir), capture_output=True, text=True, timeout=timeout_s
         )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(
+            f"keyed-sum worker did not process {count} messages of {topic!r} within {timeout_s:.0f}s"
+            f" (fewer messages in the topic?)\n--- stderr\n{(exc.stderr or b'')[-4000:]!r}"
+        ) from exc
     finally:
         if cleanup is not None:
             cleanup.cleanup()

@@ -60,6 +60,7 @@ from faust.serializers.registry import Registry as _FaustRegistry
 from faust.serializers.schemas import Schema as _FaustSchema
 from faust.streams import _current_event
 from faust.transport import consumer as _consumer_mod
+from faust.transport.utils import DefaultSchedulingStrategy as _DefaultScheduler
 from faust.types import TP, EventT
 from faust.types import ModelT as _ModelT
 from faust.types.enums import ProcessingGuarantee
@@ -151,7 +152,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
 
     1. ``Consumer.getmany`` is inlined (no async generator step per record) and
        the highwater mark is read once per partition per fetch, not per record
-       (it only feeds ``Monitor.track_tp_end_offset``).
+       (it only feeds ``Monitor.track_tp_end_offset``); records of one topic
+       are taken in the default scheduler's order by :func:`_round_robin`.
     2. The callback is awaited directly while flow is not suspended.  Faust
        wraps every message in ``wait_first(callback(message),
        suspend_flow.wait())``, which creates four tasks per message.  When flow
@@ -200,7 +202,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                 continue
             to_message = self._to_message
             seen_tps: set[Any] = set()
-            for tp, record in self.scheduler.iterate(records):
+            for tp, record in _schedule(self.scheduler, records):
                 if not self.flow_active:
                     break
                 if app.consumer_generation_id != generation_id:
@@ -257,6 +259,25 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
         raise
     finally:
         unset_flag(flag_consumer_fetching)
+
+
+def _schedule(scheduler: Any, records: Any) -> Iterator[tuple[Any, Any]]:
+    """``scheduler.iterate(records)``; for Faust's default scheduler and records of
+    one topic, the same round-robin order without its three generator levels."""
+    if type(scheduler) is _DefaultScheduler and len({tp.topic for tp in records}) == 1:
+        return _round_robin(records)
+    return scheduler.iterate(records)  # type: ignore[no-any-return]
+
+
+def _round_robin(records: Any) -> Iterator[tuple[Any, Any]]:
+    # DefaultSchedulingStrategy/TopicBuffer: pass k yields the k-th record of every
+    # partition that has one, partitions in the order of ``records``.
+    items = [(tp, batch) for tp, batch in records.items() if batch]
+    longest = max((len(batch) for _, batch in items), default=0)
+    for k in range(longest):
+        for tp, batch in items:
+            if k < len(batch):
+                yield tp, batch[k]
 
 
 class _FastDelivery:
@@ -656,19 +677,7 @@ async def batches(
         raise NotImplementedError(
             "runtime.batches() needs a stream over a channel, without processors or combine()"
         )
-    app = stream.app
     queue = channel.queue
-    qget = queue.get
-    qget_nowait = queue.get_nowait
-    qempty = queue.empty
-    errors = queue._errors
-    consumer = app.consumer
-    add_unacked = consumer._unacked_messages.add
-    acking_topics = app.topics._acking_topics
-    on_message_in = stream._on_message_in
-    on_stream_event_in = stream._on_stream_event_in
-    flow_active = app.flow_control.is_active
-    monotonic = time.monotonic
     failure: list[BaseException] = []
 
     stream._finalized = True
@@ -676,6 +685,45 @@ async def batches(
     bulk = _BulkMonitor.for_stream(stream) if sensors == "auto" else None
     per_event = bulk is None
     acker = _Acker(stream, bulk, wake=queue._throw)
+    collect = _collect(stream, queue, max_count, within_s, acker, bulk, failure, per_event)
+    try:
+        async for batch, states in collect:
+            stream.events_total += len(batch)
+            do_ack = stream.enable_acks
+            try:
+                yield batch
+            finally:
+                # After the body: flush, then ack once the changelog is acknowledged.
+                futures: list[asyncio.Future] = []
+                for staged in flush:
+                    await staged.flush()
+                    futures.extend(staged._take_flushes())  # including flushes by the body
+                if do_ack:
+                    acker.ack_after(batch, states, futures, failure)
+    finally:
+        await collect.aclose()
+        stream._channel_stop_iteration(channel)
+        if started_by_us:
+            await stream.stop()
+            stream.service_reset()
+
+
+async def _collect(
+    stream: Any, queue: Any, max_count: int, within_s: float, acker: _Acker,
+    bulk: _BulkMonitor | None, failure: list[BaseException], per_event: bool,
+) -> AsyncIterator[tuple[list[EventT], Any]]:
+    """The lists of :func:`batches`, with their sensor states (see there)."""
+    app = stream.app
+    qget = queue.get
+    qget_nowait = queue.get_nowait
+    qempty = queue.empty
+    errors = queue._errors
+    add_unacked = app.consumer._unacked_messages.add
+    acking_topics = app.topics._acking_topics
+    on_message_in = stream._on_message_in
+    on_stream_event_in = stream._on_stream_event_in
+    flow_active = app.flow_control.is_active
+    monotonic = time.monotonic
     try:
         while not stream.should_stop:
             if errors:
@@ -687,9 +735,12 @@ async def batches(
             tracked: list[Any] = []
             event = await qget()
             deadline = monotonic() + within_s
+            # Flow and generation only change in other tasks: read them again
+            # after every await, not per event.
+            flow_ok, generation = flow_active(), app.consumer_generation_id
             while True:
                 message = event.message
-                if not flow_active() or message.generation_id != app.consumer_generation_id:
+                if not flow_ok or message.generation_id != generation:
                     acker.ack_skipped(event)  # Faust acks skipped events too
                 else:
                     if message.topic in acking_topics and not message.tracked:
@@ -713,6 +764,7 @@ async def batches(
                 if remaining <= 0:
                     break
                 await asyncio.sleep(0)  # let the fetcher deliver what it has
+                flow_ok, generation = flow_active(), app.consumer_generation_id
                 if not qempty():
                     event = qget_nowait()
                     continue
@@ -720,26 +772,16 @@ async def batches(
                     event = await asyncio.wait_for(qget(), remaining)
                 except TimeoutError:
                     break
+                flow_ok, generation = flow_active(), app.consumer_generation_id
             if not batch:
                 continue
             if bulk is not None:
                 states = bulk.on_batch_in(stream, batch, tracked)  # type: ignore[assignment]
-            stream.events_total += len(batch)
-            do_ack = stream.enable_acks
-            try:
-                yield batch
-            finally:
-                futures: list[asyncio.Future] = []
-                for staged in flush:
-                    await staged.flush()
-                    futures.extend(staged._take_flushes())  # including flushes by the body
-                if do_ack:
-                    acker.ack_after(batch, states, futures, failure)
-    finally:
-        stream._channel_stop_iteration(channel)
-        if started_by_us:
-            await stream.stop()
-            stream.service_reset()
+            yield batch, states
+    except StopAsyncIteration:
+        # Faust ends a stream's iteration by throwing StopAsyncIteration into
+        # its channel queue (and its own iterator returns on it).
+        return
 
 
 class _BulkMonitor:
@@ -927,11 +969,12 @@ class _Acker:
             f.add_done_callback(done)
 
     def _fail(self, fut: asyncio.Future, failure: list[BaseException]) -> None:
-        exc: BaseException
         if fut.cancelled():
-            exc = asyncio.CancelledError("changelog write cancelled")
-        else:
-            exc = fut.exception()  # type: ignore[assignment]
+            # The worker is stopping (its tasks are cancelled): the list stays
+            # unacked, so it is not committed and will be read again.
+            logger.info("Changelog write cancelled; batch left unacked")
+            return
+        exc: BaseException = fut.exception()  # type: ignore[assignment]
         if not failure:
             logger.error("Changelog write failed; batch left unacked: %r", exc)
             failure.append(exc)
@@ -971,10 +1014,18 @@ class StagedTable:
       key instead of once per event.
     """
 
-    def __init__(self, table: Any, *, mode: str = "auto") -> None:
+    def __init__(self, table: Any, *, mode: str = "auto", tail_record_batch: bool = True) -> None:
         if mode not in ("auto", "direct", "context"):
             raise ValueError("mode must be 'auto', 'direct' or 'context'")
         self.table = table
+        #: Send the last changelog record of each partition of a flush as a
+        #: record batch of its own.  Tansu answers ListOffsets(latest) with the
+        #: newest batch's base offset + 1; with a one-record last batch that is
+        #: the true end, so Faust's recovery neither stops early nor finds the
+        #: persisted offset "ahead of the highwater" (ConsistencyError) after a
+        #: rebalance.  Costs one small batch per partition per flush; harmless
+        #: on Kafka.
+        self.tail_record_batch = tail_record_batch
         self.requested_mode = mode
         self._pending: dict[tuple[int, Any], tuple[EventT, Any]] = {}
         self.last_flush: asyncio.Future | None = None
@@ -1189,7 +1240,12 @@ class StagedTable:
             tp = TP(topic_name, partition)
             batch = producer.create_batch()
             count = 0
-            for k_bytes, v_bytes in records:
+            last = len(records) - 1
+            for i, (k_bytes, v_bytes) in enumerate(records):
+                if count and i == last and self.tail_record_batch:
+                    batches_out.append((tp, batch, count))  # see tail_record_batch
+                    batch = producer.create_batch()
+                    count = 0
                 if batch.append(key=k_bytes, value=v_bytes, timestamp=None) is None:
                     batches_out.append((tp, batch, count))
                     batch = producer.create_batch()

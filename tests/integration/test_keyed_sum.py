@@ -230,8 +230,9 @@ def test_a_new_worker_recovers_the_table_from_the_changelog_and_resumes(
     our runtime wrote, then continues from the committed offsets (no reprocessing)."""
     from topologies.keyed_sum import run_keyed_sum
 
-    changelog = f"{first_run.app_id}-sums-changelog"
-    _work_around_tansu_list_offsets(tansu, changelog)
+    # Tansu answers ListOffsets(latest) with the newest record batch's base offset + 1;
+    # StagedTable sends each partition's last record of a flush as a batch of its own
+    # (tail_record_batch), which makes that the true end, so recovery reads it all.
     more, partition_of = _produce(tansu, first_run.topic, 500, seed=43, first_ts=COUNT)
     expected = dict(first_run.expected)
     for key, amount in more.items():
@@ -247,19 +248,59 @@ def test_a_new_worker_recovers_the_table_from_the_changelog_and_resumes(
         assert table[key][1] == pytest.approx(total, rel=1e-12, abs=1e-9), key
 
 
-def _work_around_tansu_list_offsets(broker: str, changelog: str) -> None:
-    """Tansu answers ListOffsets(latest) with the newest batch's base offset + 1, which
-    makes Faust's recovery stop before the tail of a multi-record batch.  Re-append the
-    last record of each changelog partition as a batch of its own: the table it
-    describes is unchanged (same key, same value) and "latest" becomes right."""
-    from confluent_kafka import Producer
+def test_a_second_worker_joining_mid_stream_loses_and_repeats_nothing(
+    tansu: str, tmp_path: Path
+) -> None:
+    """Two workers of one app: the second joins while the first is processing, the
+    group rebalances, both stop gracefully.  The changelog folded per key must be
+    the exact sums (nothing lost, nothing counted twice) and every offset committed."""
+    import os
+    import signal
+    import sys
 
-    last, _ = _read_changelog(broker, changelog, 1)
-    tail: dict[int, tuple[str, float]] = {}
-    for key, (partition, value) in last.items():
-        tail[partition] = (key, value)  # any key works; its value is its final one
-    producer = Producer({"bootstrap.servers": broker, "linger.ms": 0})
-    for partition, (key, value) in tail.items():
-        producer.produce(changelog, json.dumps(value).encode(), key=json.dumps(key).encode(),
-                         partition=partition)
-        assert producer.flush(30) == 0
+    topic, app_id, n = "transfers-rebalance", "keyed-sum-rebalance", 60_000
+    _create_topic(tansu, topic)
+    expected, _ = _produce(tansu, topic, n, seed=44, first_ts=0)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2])]
+                                        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+
+    def start(name: str) -> tuple[subprocess.Popen[bytes], Path]:
+        work = tmp_path / name
+        work.mkdir()
+        log = work / "worker.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "topologies.keyed_sum", "--worker", "--broker", tansu,
+             "--topic", topic, "--count", str(10**9), "--data-dir", str(work), "--app-id", app_id],
+            env=env, cwd=work, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        )
+        return proc, work
+
+    first, first_dir = start("a")
+    workers = [(first, first_dir)]
+    try:
+        time.sleep(2.0)
+        workers.append(start("b"))
+        deadline = time.monotonic() + 180
+        while sum(_committed(tansu, app_id, topic).values()) < n:
+            assert time.monotonic() < deadline, "offsets not all committed in time"
+            assert all(p.poll() is None for p, _ in workers), "a worker died"
+            time.sleep(1.0)
+    finally:
+        for proc, _ in workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, _ in workers:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    for _, work in workers:
+        text = (work / "worker.log").read_text(errors="replace")
+        assert "Traceback" not in text and "[ERROR]" not in text, text[-3000:]
+    # both workers held table partitions at some point: the group did rebalance
+    assert all(list((work / "v1" / "tables").glob("sums-*.db")) for _, work in workers)
+    changelog, _ = _read_changelog(tansu, f"{app_id}-sums-changelog", len(expected))
+    assert {key: value for key, (_, value) in changelog.items()} == expected
+    assert sum(_committed(tansu, app_id, topic).values()) == n

@@ -370,6 +370,16 @@ def test_patched_drain_delivers_in_order_and_falls_back_to_faust_when_the_queue_
     asyncio.run(scenario())
 
 
+@given(st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=6, unique=True),
+       st.lists(st.integers(min_value=0, max_value=5), min_size=6, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_single_topic_round_robin_is_faust_scheduler_order(partitions: list[int], sizes: list[int]) -> None:
+    from faust.transport.utils import DefaultSchedulingStrategy
+
+    records = {TP(SRC, p): [(p, i) for i in range(sizes[p])] for p in partitions}
+    assert list(runtime._round_robin(records)) == list(DefaultSchedulingStrategy().iterate(records))
+
+
 # -- batches() ------------------------------------------------------------------------
 
 
@@ -510,9 +520,10 @@ def test_direct_mode_writes_rocksdb_and_changelog_once_per_key_and_acks_after_th
         await settle()
         assert staged.mode == "direct"
         changelog = table.changelog_topic.get_topic_name()
-        # one record per key per batch, in its source partition: batch 1 (a, b, a) -> a@0, b@1;
-        # batch 2 (c, b, a) -> c@0 and a@0 in one record batch, b@1
-        assert producer.records() == [(0, 1), (1, 1), (0, 2), (1, 1)]
+        # one record per key per list, in its source partition: list 1 (a, b, a) -> a@0, b@1;
+        # list 2 (c, b, a) -> c@0 and a@0, b@1; the last record of a partition goes in a
+        # record batch of its own (tail_record_batch, for Tansu's ListOffsets)
+        assert producer.records() == [(0, 1), (1, 1), (0, 1), (0, 1), (1, 1)]
         assert {t for t, *_ in producer.sent} == {changelog}
         # the store is written, but nothing is acked before the broker acknowledges
         assert not acked_offsets(app) and not any(m.acked for m in messages)
@@ -532,6 +543,28 @@ def test_direct_mode_writes_rocksdb_and_changelog_once_per_key_and_acks_after_th
                 keys.append((partition, record.key, record.value))
         assert keys == [(0, b'"a"', b"4.0"), (1, b'"b"', b"2.0"),
                         (0, b'"c"', b"4.0"), (0, b'"a"', b"10.0"), (1, b'"b"', b"7.0")]
+
+    asyncio.run(scenario())
+
+
+def test_without_tail_batches_a_partition_gets_one_record_batch_per_flush(
+    installed: None, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        app = new_app(tmp_path, store="rocksdb://")
+        table = app.Table("sums", default=float, partitions=2, options=runtime.rocksdb_options())
+        producer = FakeAIOKafkaProducer()
+        app.producer._producer = producer
+        topic, stream = source_stream(app)
+        await feed(app, topic, stream, ROWS)
+        staged = runtime.StagedTable(table, tail_record_batch=False)
+        async with contextlib.aclosing(runtime.batches(stream, 6, 0.01, flush=[staged])) as it:
+            async for events in it:
+                for e in events:
+                    staged.set(e, e.key, e.value["amount"])
+                break
+        await settle()
+        assert producer.records() == [(0, 2), (1, 1)]  # keys a, c in partition 0; b in 1
 
     asyncio.run(scenario())
 
