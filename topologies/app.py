@@ -57,28 +57,6 @@ def _table(app: faust.App, name: str, settings: WorkerSettings) -> faust.Table:
     return table
 
 
-FETCH_MAX_WAIT_MS = 20
-
-
-def _short_fetch_wait() -> None:
-    """Faust hard-codes ``fetch_max_wait_ms=1500`` for worker consumers. A broker that does not
-    answer a waiting fetch as soon as data arrives (Tansu) then adds ~1.3 s to every hop of an
-    idle pipeline; a short wait costs a real Kafka only a few more empty fetches."""
-    from faust.transport.drivers import aiokafka as driver
-
-    original = driver.AIOKafkaConsumerThread._create_worker_consumer
-    if getattr(original, "_muleguard", False):
-        return
-
-    def create(self, transport):  # noqa: ANN001, ANN202
-        consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        return consumer
-
-    create._muleguard = True  # type: ignore[attr-defined]
-    driver.AIOKafkaConsumerThread._create_worker_consumer = create
-
-
 def create_app(settings: WorkerSettings, scorer: Scorer | None = None, metrics: Metrics = METRICS) -> Pipeline:
     from features.replay import read_endpoints
     from features.state import STATE_VERSION
@@ -86,7 +64,6 @@ def create_app(settings: WorkerSettings, scorer: Scorer | None = None, metrics: 
     from topologies.agents import ingest, score
 
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    _short_fetch_wait()
     runtime.install()
     app = faust.App(
         settings.app_id,

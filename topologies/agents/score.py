@@ -30,10 +30,12 @@ BATCH_WITHIN_S = 0.005
 
 def send_signals(p: Pipeline, channel: SendChannel, emits: list) -> None:
     """Queue internal signals; the batch is acked only once they are delivered."""
-    counters = {name: p.metrics.signals_sent.labels(name) for name in (ACCOUNT_SIGNALS.name, IDENTITY_SIGNALS.name)}
+    sent: dict[str, int] = {}
     for target, key, signal in emits:
         channel.send(target, key.encode(), encode_signal(signal))
-        counters[target].inc()
+        sent[target] = sent.get(target, 0) + 1
+    for target, count in sent.items():
+        p.metrics.signals_sent.labels(target).inc(count)
 
 
 def register(p: Pipeline) -> None:
