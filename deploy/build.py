@@ -35,8 +35,6 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 # (topologies/metrics.py). Name -> Prometheus type. Tests accept these names; the live
 # test shows panels over them as skipped, with this reason, while they stay absent.
 PLANNED_METRICS: dict[str, str] = {
-    "muleguard_consumer_lag_messages": "gauge",  # {topic, partition}
-    "muleguard_recovery_seconds": "gauge",  # seconds the last table recovery took
     "muleguard_score_psi": "gauge",  # {model_version}
     "muleguard_shadow_agreement_ratio": "gauge",
     "muleguard_cases": "gauge",  # {status}

@@ -46,6 +46,14 @@ class Metrics:
             "muleguard_feature_state_accounts", "Accounts with feature state, per partition.", ["partition"], registry=r)
         self.last_event_ts = Gauge(
             "muleguard_last_event_timestamp_seconds", "Event time of the newest input per topic.", ["topic"], registry=r)
+        self.consumer_lag = Gauge(
+            "muleguard_consumer_lag_messages",
+            "Messages not yet processed and committed, per assigned partition (see consumer_health.py).",
+            ["topic", "partition"], registry=r)
+        self.recovery_seconds = Gauge(
+            "muleguard_recovery_seconds",
+            "Seconds the last rebalance took, from its start to processing again (tables recovered).",
+            registry=r)
         self.rebalances = Counter(
             "muleguard_rebalances_total", "Consumer group rebalances seen by this worker.", registry=r)
 

@@ -6,16 +6,35 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from topologies.app import Pipeline
+from topologies.consumer_health import RecoveryClock, consumer_lag
+
+GAUGE_INTERVAL_S = 5.0
 
 
 def register(p: Pipeline) -> None:
     app = p.app
+    recovery = RecoveryClock()
+    recovery.started()  # the first assignment after start is a recovery too
+
+    @app.on_partitions_revoked.connect
+    async def rebalance_started(sender: object, *args: object, **kwargs: object) -> None:  # noqa: ARG001
+        recovery.started()
 
     @app.on_rebalance_complete.connect
     async def count_rebalance(sender: object, **kwargs: object) -> None:  # noqa: ARG001
         p.metrics.rebalances.inc()
+        took = recovery.completed()
+        if took is not None:
+            p.metrics.recovery_seconds.set(took)
 
-    @app.timer(interval=15.0)
+    @app.timer(interval=GAUGE_INTERVAL_S)
+    async def measure_lag() -> None:
+        lags = consumer_lag(app)
+        p.metrics.consumer_lag.clear()  # partitions moved away must not linger
+        for (topic, partition), lag in lags.items():
+            p.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    @app.timer(interval=GAUGE_INTERVAL_S)
     async def count_state() -> None:
         """Accounts with feature state per local partition (RocksDB's own estimate: no scans)."""
         for partition, count in _state_sizes(p.accounts).items():

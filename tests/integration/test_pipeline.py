@@ -78,3 +78,20 @@ def test_malformed_message_goes_to_dead_letter_and_worker_keeps_going(module_bro
         time.sleep(0.2)
     assert worker.alive()
     assert worker.metric("muleguard_events_rejected_total", topic=TRANSFERS.name, reason="malformed_json") >= 1
+
+
+def test_worker_reports_lag_per_partition_falling_to_zero_and_its_recovery_time(module_broker, worker) -> None:
+    """After a burst the lag gauge covers every partition of every input topic and returns to 0."""
+    burst = [(TRANSFERS.name, str(i).encode(), b"{not json") for i in range(400)]
+    produce(module_broker.bootstrap, burst)
+    deadline = time.monotonic() + 120
+    while True:
+        text = worker.metrics()
+        lag = {line.split("{", 1)[1].split("}", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in text.splitlines() if line.startswith("muleguard_consumer_lag_messages{")}
+        transfers = {k: v for k, v in lag.items() if f'topic="{TRANSFERS.name}"' in k}
+        if len(transfers) == TRANSFERS.partitions and not any(lag.values()):
+            break
+        assert time.monotonic() < deadline, f"lag did not fall to zero: {lag}"
+        time.sleep(1)
+    assert worker.metric("muleguard_recovery_seconds") > 0
