@@ -22,8 +22,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check streams features models topologies tests deploy
 
-bench: $(STAMP)
-	$(BIN)/python -m topologies.bench
+# Quix Streams is the peer to beat, never a dependency: it gets a virtualenv of its own.
+PEERS := var/bench-peers
+$(PEERS)/.installed:
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet 'quixstreams==3.28.*'
+	@touch $@
+
+bench: $(STAMP) $(PEERS)/.installed
+	QUIX_PYTHON=$(PEERS)/bin/python $(BIN)/python -m topologies.bench
 
 evaluate: $(STAMP)
 	$(BIN)/muleguard evaluate --data var/eval-data --model var/model

@@ -1,7 +1,9 @@
 """`make bench`: figures that tests must never assert (speed), printed as a table and JSON.
 
-Covers the pure stages (simulator, feature engine, state size, scoring); the Faust-side
-keyed-sum job is `muleguard bench keyed-sum` (see docs/runtime.md).
+Covers the pure stages (simulator, feature engine, state size, scoring), then the whole
+pipeline on real brokers and workers (topologies/bench_pipeline.py: capacity per worker, two
+workers, latency at offered loads, resources) and the peers of ../shared/bench measured in
+the same run (topologies/bench_baselines.py). `--quick` stops after the pure stages.
 """
 
 from __future__ import annotations
@@ -71,8 +73,31 @@ def bench_scoring(model_dir: Path, vectors: list) -> dict:
             "explain_us": round(explain * 1e6, 1)}
 
 
+def _print_pipeline(pipeline: dict, peers: dict) -> None:
+    """The table an operator reads: capacity, latency under load, and the peers side by side."""
+    print("\npipeline capacity (burst into ready workers)")
+    print(f"{'workers':>8} {'events/s':>10} {'per worker':>11} {'cpu s':>7} {'peak MiB':>9} {'B/account':>10}")
+    for c in pipeline["capacity"]:
+        print(f"{c['workers']:>8} {c.get('events_per_s', '-'):>10} {c.get('events_per_s_per_worker', '-'):>11} "
+              f"{c.get('cpu_seconds', '-'):>7} {c.get('peak_rss_mib_per_worker', '-'):>9} "
+              f"{c.get('state_bytes_per_account') or '-':>10}")
+    print(f"scaling ratio, 2 workers / 1: {pipeline.get('scaling_ratio_2_workers')}")
+    print("\nevent-to-freeze latency at offered loads (1 worker)")
+    print(f"{'offered/s':>10} {'sustained':>10} {'freezes':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9}")
+    for load in pipeline["loads"]:
+        lat = load["latency_ms"]
+        print(f"{load['offered_per_s']:>10} {load['sustained']!s:>10} {load['freeze_requests']:>8} "
+              f"{lat['p50'] or '-':>8} {lat['p99'] or '-':>8} {lat['p99_9'] or '-':>9}")
+    print("\npeers, same broker and topic, messages/s")
+    for job, rate in peers.items():
+        print(f"{job:>34} {rate if rate is not None else 'skipped'}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m topologies.bench [ACCOUNTS] [--quick]``: --quick skips the pipeline and peers."""
     argv = sys.argv[1:] if argv is None else argv
+    quick = "--quick" in argv
+    argv = [a for a in argv if a != "--quick"]
     accounts = int(argv[0]) if argv else 20_000
     results: dict[str, dict] = {"simulator": bench_simulator(accounts, 3.0)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,10 +106,20 @@ def main(argv: list[str] | None = None) -> int:
         write_dir(World(WorldConfig(accounts=min(accounts, 6_000), days=3.0, seed=4)), tmp)
         results["features"], vectors = bench_features(Path(tmp))
     model = Path("var/model")
+    if not quick:
+        from topologies.demo import ensure_model
+
+        ensure_model(model, Path("var/bench"), print)
     if (model / "meta.json").exists():
         results["scoring"] = bench_scoring(model, vectors)
     for stage, figures in results.items():
         print(f"{stage:10} " + "  ".join(f"{k}={v}" for k, v in figures.items()))
+    if not quick:
+        from topologies import bench_baselines, bench_pipeline
+
+        results["pipeline"] = bench_pipeline.run(Path("var/bench"), model)
+        results["peers"] = bench_baselines.run()
+        _print_pipeline(results["pipeline"], results["peers"])
     print(json.dumps(results))
     return 0
 

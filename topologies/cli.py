@@ -234,4 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: under `python -m` this file is `__main__`, and its own
+    # UserError class would not be the one other modules raise.
+    from topologies.cli import main as imported_main
+
+    sys.exit(imported_main())

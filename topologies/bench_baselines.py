@@ -1,0 +1,77 @@
+"""The peers of `make bench`, measured in the same invocation on the same broker and topic.
+
+Absolute rates vary between machines and runs, so muleguard is only ever compared with the
+peers of ``../shared/bench`` measured side by side: the bare clients (the floor), Faust as
+shipped, Quix Streams (the peer to beat) and muleguard's own keyed-sum job. Quix Streams is
+not a project dependency: it runs from a separate virtualenv (``QUIX_PYTHON``, which
+``make bench`` prepares under ``var/bench-peers``), and is reported as skipped without one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from topologies.broker import EmbeddedBroker
+from topologies.keyed_sum import run_keyed_sum
+
+SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+TOPIC = "bench"
+
+
+def _result(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None,
+            timeout_s: float = 300) -> float | None:
+    """The rate of the ``RESULT <job> <rate> msg/s`` line a peer job prints, or None."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                              env={**os.environ, **(env or {})}, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        return None
+    for line in (done.stdout + done.stderr).splitlines():  # Faust logs a job's prints to stderr
+        found = line.find("RESULT ")
+        if found >= 0:
+            return float(line[found:].split()[2])
+    return None
+
+
+def run(count: int = 200_000, say=print) -> dict:  # noqa: ANN001
+    """Rates in messages/s, by job; None where a job failed or is unavailable."""
+    if not SHARED_BENCH.is_dir():
+        say(f"baselines: {SHARED_BENCH} not found, skipped")
+        return {}
+    py = sys.executable
+    quix = os.environ.get("QUIX_PYTHON")
+    rates: dict[str, float | None] = {}
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as work:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        b = broker.bootstrap
+        admin = AdminClient({"bootstrap.servers": b})  # kept alive until the topic exists
+        for future in admin.create_topics([NewTopic(TOPIC, num_partitions=4, replication_factor=1)]).values():
+            future.result()
+        subprocess.run([py, str(SHARED_BENCH / "produce.py"), b, TOPIC, str(count)], check=True, timeout=600)
+        for client in ("confluent", "aiokafka"):
+            rates[f"{client}-raw"] = _result([py, str(SHARED_BENCH / "client_raw.py"), b, TOPIC, str(count), client])
+        for mode in ("stateless", "stateful"):
+            rates[f"quix-{mode}"] = _result(
+                [quix, str(SHARED_BENCH / "quix_job.py"), b, TOPIC, str(count), mode]) if quix else None
+        for stateful in ("0", "1"):
+            name = "faust-stateful" if stateful == "1" else "faust-stateless"
+            rates[name] = _result(
+                [py, "-m", "faust", "-A", "faust_job", "worker", "-l", "warn"], cwd=work,
+                env={"PYTHONPATH": str(SHARED_BENCH), "BROKER": b, "TOPIC": TOPIC, "N": str(count),
+                     "STATEFUL": stateful})
+        try:
+            rates["muleguard-keyed-sum"] = run_keyed_sum(b, TOPIC, count)
+        except RuntimeError as exc:
+            say(f"baselines: muleguard keyed-sum failed: {exc}")
+            rates["muleguard-keyed-sum"] = None
+    ours, quix_rate = rates.get("muleguard-keyed-sum"), rates.get("quix-stateful")
+    rates_out: dict = {k: (round(v) if v else None) for k, v in rates.items()}
+    rates_out["ratio_muleguard_to_quix_stateful"] = round(ours / quix_rate, 2) if ours and quix_rate else None
+    if not quix:
+        say("baselines: QUIX_PYTHON not set, Quix Streams skipped (make bench prepares it)")
+    return rates_out

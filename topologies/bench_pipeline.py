@@ -1,0 +1,259 @@
+"""The full-pipeline benchmark of `make bench`: real broker, real workers, simulated traffic.
+
+Three measurements, each on a fresh embedded broker and fresh workers (so one run's backlog
+never leaks into the next):
+
+* **capacity**: the workers are ready and idle, then a pre-serialised burst of simulated
+  events is produced as fast as librdkafka can; capacity is the burst size divided by the
+  time from the first event sent to the workers having consumed it all, every internal signal
+  included. Once with one worker, once with two (the scaling ratio).
+* **offered loads**: events paced at a fixed rate for a fixed time; latency from handing a
+  trigger to the producer to the freeze request's ``emitted_ts`` (as `muleguard demo` measures
+  it), p50/p99/p99.9, and whether the load was sustained (drained within a grace period).
+* **resources**: CPU seconds and peak resident memory of each worker, state bytes on disk per
+  account in state.
+
+Figures only: nothing here asserts a speed (see docs/runtime.md for how to read them).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.topics import REGISTRY, TRANSFERS, VICTIM_REPORTS
+from topologies.broker import EmbeddedBroker, free_port
+from topologies.demo import Tally, _consume_freezes, _counts, _percentile, ensure_model
+from topologies.worker import spawn_worker, stop_process, wait_ready
+
+BENCH_ACCOUNTS = 8_000
+BENCH_SEED = 77
+DRAIN_GRACE_S = 20.0  # a load counts as sustained if the backlog is gone this soon after sending stops
+CLK_TCK = 100  # /proc/<pid>/stat ticks per second on Linux
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    topic: str
+    key: bytes
+    value: bytes
+    trigger_id: str | None  # transfer or report id: what a freeze request names as its trigger
+
+
+def simulated_events(count: int, accounts: int = BENCH_ACCOUNTS, seed: int = BENCH_SEED,
+                     ) -> tuple[list[Event], list[Event]]:
+    """The world's opening registry snapshot, then ``count`` events of live traffic, all
+    serialised up front so producing costs little. The snapshot (every account's links, sent
+    before the first transfer) is loaded before timing starts: it is a one-off, not traffic."""
+    from streams.simulator.calibration import WorldConfig
+    from streams.simulator.world import World
+
+    days = max(1.0, round(count / (accounts * 2.4) + 0.5, 1))
+    opening: list[Event] = []
+    live: list[Event] = []
+    for e in World(WorldConfig(accounts=accounts, days=days, seed=seed)).events():
+        if len(live) >= count:
+            break
+        trigger = e.value.get("transfer_id") if e.topic == TRANSFERS.name else \
+            e.value.get("report_id") if e.topic == VICTIM_REPORTS.name else None
+        event = Event(e.topic, e.key.encode(), json.dumps(e.value).encode(), trigger)
+        (live if live or e.topic != REGISTRY.name else opening).append(event)
+    return opening, live
+
+
+class Workers:
+    """``n`` worker processes of one app on a fresh embedded broker, torn down on exit."""
+
+    def __init__(self, n: int, model_dir: Path, work_dir: Path, opening: list[Event]) -> None:
+        self.n, self.model_dir, self.work_dir, self.opening = n, model_dir, work_dir, opening
+        self.ports: list[int] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Workers:
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        self.work_dir.mkdir(parents=True)
+        self.broker = EmbeddedBroker(log_path=self.work_dir / "broker.log").__enter__()
+        try:
+            for i in range(self.n):
+                port = free_port()
+                self.ports.append(port)
+                self.processes.append(spawn_worker(
+                    self.broker.url, self.model_dir, self.work_dir / f"state-{i}", port,
+                    self.work_dir / f"worker-{i}.log"))
+            for port, process in zip(self.ports, self.processes, strict=True):
+                wait_ready(port, 120, process)
+            self._wait_settled()
+            _produce_all(self.bootstrap, self.opening)
+            if self.wait_drained(len(self.opening), timeout_s=900) is None:
+                raise RuntimeError("the workers did not load the opening registry snapshot")
+            self.baseline_inputs = len(self.opening)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_settled(self, timeout_s: float = 120.0) -> None:
+        """Every worker ready at once (group joins on Tansu are slow; rebalances come in waves)."""
+        deadline = time.monotonic() + timeout_s
+        stable_since = None
+        while time.monotonic() < deadline:
+            ready = all(wait_ready(port, 5).get("ready") for port in self.ports)
+            if ready:
+                stable_since = stable_since or time.monotonic()
+                if time.monotonic() - stable_since >= 3:
+                    return
+            else:
+                stable_since = None
+            time.sleep(0.5)
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes:
+            stop_process(process)
+        self.broker.__exit__(None, None, None)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
+
+    def drained(self, inputs: int) -> bool:
+        """All ``inputs`` (after the opening snapshot) consumed, and every internal signal sent too."""
+        inputs += getattr(self, "baseline_inputs", 0)
+        consumed_inputs, consumed, sent = 0.0, {}, {}
+        for port in self.ports:
+            counts = _counts(port)
+            if counts is None:
+                return False
+            consumed_inputs += counts[0]
+            for into, part in ((consumed, counts[1]), (sent, counts[2])):
+                for topic, value in part.items():
+                    into[topic] = into.get(topic, 0) + value
+        return consumed_inputs >= inputs and all(consumed.get(t, 0) >= v for t, v in sent.items())
+
+    def wait_drained(self, inputs: int, timeout_s: float) -> float | None:
+        """Monotonic time when drained, or None if not within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.drained(inputs):
+                return time.monotonic()
+            time.sleep(0.2)
+        return None
+
+    def resources(self) -> dict:
+        cpu = peak = 0.0
+        for process in self.processes:
+            stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += (int(stat[11]) + int(stat[12])) / CLK_TCK  # utime + stime
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            peak = max(peak, next(int(line.split()[1]) for line in status.splitlines()
+                                  if line.startswith("VmHWM:")) / 1024)
+        state_bytes = sum(f.stat().st_size for f in self.work_dir.rglob("*") if f.is_file() and "state-" in str(f))
+        accounts = sum(_metric_sum(port, "muleguard_feature_state_accounts") for port in self.ports)
+        return {"cpu_seconds": round(cpu, 1), "peak_rss_mib_per_worker": round(peak),
+                "state_bytes_on_disk": state_bytes, "accounts_in_state": int(accounts),
+                "state_bytes_per_account": round(state_bytes / accounts) if accounts else None}
+
+
+def _metric_sum(port: int, name: str) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        lines = resp.read().decode().splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + "{"))
+
+
+def _producer(bootstrap: str):  # noqa: ANN202
+    from confluent_kafka import Producer
+
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "partitioner": "murmur2_random",
+                     "queue.buffering.max.messages": 2_000_000})
+
+
+def _produce_all(bootstrap: str, events: list[Event]) -> None:
+    producer = _producer(bootstrap)
+    for i, e in enumerate(events):
+        producer.produce(e.topic, e.value, key=e.key)
+        if i % 10_000 == 0:
+            producer.poll(0)
+    producer.flush()
+
+
+def capacity(opening: list[Event], events: list[Event], workers: int, model_dir: Path, work_dir: Path) -> dict:
+    """Events per second the workers sustain flat out (burst produced into idle, ready workers)."""
+    with Workers(workers, model_dir, work_dir, opening) as running:
+        started = time.monotonic()
+        _produce_all(running.bootstrap, events)
+        produced_s = time.monotonic() - started
+        done = running.wait_drained(len(events), timeout_s=900)
+        result = {"workers": workers, "events": len(events), "produce_seconds": round(produced_s, 1)}
+        if done is None:
+            return {**result, "drained": False}
+        elapsed = done - started
+        return {**result, "drained": True, "seconds": round(elapsed, 1),
+                "events_per_s": round(len(events) / elapsed),
+                "events_per_s_per_worker": round(len(events) / elapsed / workers), **running.resources()}
+
+
+def offered_load(opening: list[Event], events: list[Event], rate: float, model_dir: Path, work_dir: Path) -> dict:
+    """Latency of freeze requests while events arrive at ``rate`` per second."""
+    with Workers(1, model_dir, work_dir, opening) as running:
+        tally, stop = Tally(), threading.Event()
+        consumer = threading.Thread(target=_consume_freezes, args=(running.bootstrap, tally, stop), daemon=True)
+        consumer.start()
+        producer = _producer(running.bootstrap)
+        started = time.monotonic()
+        for i, e in enumerate(events):
+            due = started + i / rate
+            while (now := time.monotonic()) < due:
+                time.sleep(min(due - now, 0.002))
+            if e.trigger_id is not None:
+                with tally.lock:
+                    tally.sent_ms[e.trigger_id] = time.time() * 1000
+            producer.produce(e.topic, e.value, key=e.key)
+            if i % 100 == 0:
+                producer.poll(0)
+        producer.flush()
+        del producer  # before the broker stops, so librdkafka does not log the disconnect
+        sent_s = time.monotonic() - started
+        done = running.wait_drained(len(events), timeout_s=DRAIN_GRACE_S)
+        if done is None:  # not sustained: still let it finish, so the latencies are complete
+            running.wait_drained(len(events), timeout_s=600)
+        time.sleep(1.0)
+        stop.set()
+        consumer.join(5)
+        values = tally.latencies_ms
+        return {
+            "offered_per_s": rate, "events": len(events), "achieved_send_per_s": round(len(events) / sent_s),
+            "sustained": done is not None,
+            "drain_after_send_s": round(done - started - sent_s, 1) if done is not None else None,
+            "freeze_requests": len(values),
+            "latency_ms": {"p50": _percentile(values, 50), "p99": _percentile(values, 99),
+                           "p99_9": _percentile(values, 99.9)},
+        }
+
+
+def run(work_dir: Path, model_dir: Path, capacity_events: int = 30_000,
+        loads: tuple[int, ...] = (1_000, 5_000, 10_000), load_seconds: float = 15.0,
+        say=print) -> dict:  # noqa: ANN001
+    """Every pipeline figure of `make bench`, printed as it comes and returned as a dict."""
+    ensure_model(model_dir, work_dir, say)
+    total = max(capacity_events, int(max(loads) * load_seconds))
+    say(f"pipeline: simulating {total:,} events ...")
+    opening, events = simulated_events(total)
+    results: dict = {"capacity": [], "opening_registry_events": len(opening)}
+    for n in (1, 2):
+        figures = capacity(opening, events[:capacity_events], n, model_dir, work_dir / f"capacity-{n}")
+        say(f"pipeline capacity, {n} worker(s): {figures}")
+        results["capacity"].append(figures)
+    one, two = (r.get("events_per_s") for r in results["capacity"])
+    results["scaling_ratio_2_workers"] = round(two / one, 2) if one and two else None
+    results["loads"] = []
+    for rate in loads:
+        figures = offered_load(opening, events[:int(rate * load_seconds)], rate, model_dir, work_dir / f"load-{rate}")
+        say(f"pipeline at {rate:,}/s offered: {figures}")
+        results["loads"].append(figures)
+    return results
