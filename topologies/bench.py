@@ -1,7 +1,8 @@
 """`make bench`: figures that tests must never assert (speed), printed as a table and JSON.
 
 Covers the pure stages (simulator, feature engine, state size, scoring); the Faust-side
-keyed-sum job is `muleguard bench keyed-sum` (see docs/runtime.md).
+keyed-sum job is `muleguard bench keyed-sum` (see docs/runtime.md); tracing latency and the
+share of stolen money held come from `topologies.bench_trace` (see docs/web.md).
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     model = Path("var/model")
     if (model / "meta.json").exists():
         results["scoring"] = bench_scoring(model, vectors)
+    from topologies.bench_trace import bench_trace
+
+    results["trace"] = bench_trace(model_dir=model)  # real broker + worker; trains var/model if missing
     for stage, figures in results.items():
         print(f"{stage:10} " + "  ".join(f"{k}={v}" for k, v in figures.items()))
     print(json.dumps(results))
