@@ -205,7 +205,7 @@ def bench_trace(rate: float = 300.0, model_dir: Path = Path("var/model"), work_d
         try:
             wait_ready(web_port, 120, worker)
             consumer.start()
-            say(f"streaming {config} at {rate:g} events/s ({len(reported)} reported cases) ...")
+            say(f"streaming a world {world or WORLD} at {rate:g} events/s ({len(reported)} reported cases) ...")
             sent = _stream(World(config).records(), broker.bootstrap, rate, seen, say)
             drained = wait_drained(web_port, sent, timeout_s=180)
             time.sleep(2.0)  # the last freeze requests reach the consumer
