@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@bash tools/ensure-prometheus
+	@bash tools/ensure-chromium
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -2,7 +2,8 @@
 
 Covers the pure stages (simulator, feature engine, state size, scoring), then the whole
 pipeline on real brokers and workers (topologies/bench_pipeline.py: capacity per worker, two
-workers, latency at offered loads, resources) and the peers of ../shared/bench measured in
+workers, latency at offered loads, resources), tracing latency and the share of stolen money
+held (topologies/bench_trace.py, docs/web.md), and the peers of ../shared/bench measured in
 the same run (topologies/bench_baselines.py). `--quick` stops after the pure stages.
 """
 
@@ -112,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         ensure_model(model, Path("var/bench"), print)
     if (model / "meta.json").exists():
         results["scoring"] = bench_scoring(model, vectors)
+    if not quick:
+        from topologies.bench_trace import bench_trace
+
+        results["trace"] = bench_trace(model_dir=model)  # real broker + worker
     for stage, figures in results.items():
         print(f"{stage:10} " + "  ".join(f"{k}={v}" for k, v in figures.items()))
     if not quick:

@@ -217,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--topic", required=True)
     k.add_argument("--count", type=int, required=True)
     p.set_defaults(func=cmd_bench)
+
+    from topologies.case_cli import add_parser as add_case_parser
+
+    add_case_parser(sub)
     return parser
 
 

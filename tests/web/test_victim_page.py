@@ -1,0 +1,108 @@
+"""The victim page as HTML: amounts, masking, escaping, the stepper and the language switch."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from web_samples import CASE_STATUS, case_status
+
+from topologies.pages.victim import render_case_page
+
+FULL_ACCOUNTS = [h["account"] for h in CASE_STATUS["holds"]]
+
+
+class Steps(HTMLParser):
+    """The stepper as (step, class) pairs, in page order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "li" and a.get("data-step"):
+            self.steps.append((a["data-step"], a.get("class") or ""))
+
+
+def steps_of(page: str) -> list[tuple[str, str]]:
+    parser = Steps()
+    parser.feed(page)
+    return parser.steps
+
+
+def test_amounts_in_thai_and_english() -> None:
+    th = render_case_page(CASE_STATUS)
+    en = render_case_page(CASE_STATUS, "en")
+    for text in ("48,750.00 บาท", "46,123.00 บาท", "39,612.50 บาท", "0.00 บาท"):
+        assert text in th
+    for text in ("THB 48,750.00", "THB 46,123.00", "THB 39,612.50"):
+        assert text in en
+    assert '<html lang="th">' in th and '<html lang="en">' in en
+    assert "ธนาคารอายัดเงินแล้ว" in th and "Money held" in en
+    assert 'name="viewport"' in th
+
+
+def test_accounts_show_only_last_four_digits() -> None:
+    for lang in ("th", "en"):
+        page = render_case_page(CASE_STATUS, lang)
+        digits_in_page = re.sub(r"\D", "", page)
+        for account in FULL_ACCOUNTS:
+            digits = re.sub(r"\D", "", account)
+            assert account not in page
+            assert digits not in digits_in_page, f"full account {account} leaks in the {lang} page"
+            assert f"••••{digits[-4:]}" in page
+
+
+def test_hold_rows_carry_amount_hop_status_and_bangkok_expiry() -> None:
+    en = render_case_page(CASE_STATUS, "en")
+    assert en.count('class="hold"') == len(CASE_STATUS["holds"])
+    assert "THB 6,612.50" in en  # KTB held less than requested: the held amount is what counts
+    assert "Hold requested THB 6,500.00" in en and "Account already empty" in en  # empty: nothing held
+    assert "Held until 25 Nov 2026, 10:05 Bangkok time" in en
+    th = render_case_page(CASE_STATUS)
+    assert "อายัดถึง 25 พ.ย. 2569 10:05 น." in th
+    utc = case_status(holds=[dict(CASE_STATUS["holds"][0], expires_ts="2026-11-25T03:05:01+00:00")])
+    assert "Held until 25 Nov 2026, 10:05 Bangkok time" in render_case_page(utc, "en")
+
+
+def test_everything_from_the_status_is_escaped() -> None:
+    evil = "<script>alert(1)</script>"
+    status = case_status(case_id=f'x"{evil}', status=evil,
+                         holds=[dict(CASE_STATUS["holds"][0], bank=evil, status='"><img src=x onerror=alert(1)>')])
+    page = render_case_page(status, "en", token='"><b>')
+    assert "<script>" not in page and "<img" not in page and '"><b>' not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_language_link_keeps_the_token() -> None:
+    th = render_case_page(CASE_STATUS, token="0f3a9c&x=1")
+    assert 'href="?lang=en&amp;token=0f3a9c%26x%3D1"' in th
+    assert 'href="?lang=th"' in render_case_page(CASE_STATUS, "en")
+    assert render_case_page(CASE_STATUS, "fr") == render_case_page(CASE_STATUS, "th")
+
+
+def test_stepper_follows_the_status() -> None:
+    assert steps_of(render_case_page(CASE_STATUS)) == [
+        ("received", "done"), ("tracing", "done"), ("holds_requested", "done"), ("held", "now"),
+        ("refund_proposed", "todo"), ("refunded", "todo")]
+    early = case_status(status="tracing", history=CASE_STATUS["history"][:2], held_satang=0)
+    assert [c for _, c in steps_of(render_case_page(early))] == ["done", "now", "todo", "todo", "todo", "todo"]
+
+
+def test_released_step_appears_only_when_something_was_released() -> None:
+    assert "released" not in dict(steps_of(render_case_page(CASE_STATUS)))
+    released = case_status(status="released", released_satang=650_000)
+    steps = steps_of(render_case_page(released, "en"))
+    assert [s for s, _ in steps][3:5] == ["held", "released"]
+    assert dict(steps)["released"] == "now released" and dict(steps)["held"] == "done"
+    page = render_case_page(released, "en")
+    assert "THB 6,500.00" in page and "Hold released" in page
+    later = case_status(status="refund_proposed", released_satang=650_000, refund_proposed_satang=3_961_250)
+    assert dict(steps_of(render_case_page(later)))["released"] == "done released"
+
+
+def test_missing_or_malformed_fields_do_not_break_the_page() -> None:
+    page = render_case_page({"case_id": "c1", "status": "received", "held_satang": "lots", "holds": None}, "en")
+    assert "Report received" in page and "No account is held yet." in page
+    assert "Held by banks</dt><dd class=\"key\" data-field=\"held_satang\">—" in page
