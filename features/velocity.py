@@ -32,7 +32,8 @@ _PLAN: tuple[tuple[int, int, int, int], ...] = tuple(
     (d, SPAN_AT[span], figure, divisor)
     for d in (0, 1)
     for span, name in zip(WINDOWS_MS, WINDOW_NAMES, strict=True)
-    for figure, divisor, wanted in ((0, 1, True), (1, 100, True), (2, 100, name in ("24h", "7d")), (3, 1, name != "10m"))
+    for figure, divisor, wanted in (
+        (0, 1, True), (1, 100, True), (2, 100, name in ("24h", "7d")), (3, 1, name != "10m"))
     if wanted
 )
 

@@ -16,10 +16,13 @@ from faust import StreamT
 from features import engine, identity
 from features.signals import decode_signal, encode_signal
 from features.state import AccountState, IdentityState
+from features.windows import ALLOWED_LATENESS_MS
 from models.decision import Decider
 from models.policy import Decision, freeze_request
 from streams import codec
-from streams.topics import ACCOUNT_SIGNALS, FREEZE_REQUESTS, IDENTITY_SIGNALS
+from streams.contracts import Rejection
+from streams.deadletter import dead_letter
+from streams.topics import ACCOUNT_SIGNALS, DEADLETTER, FREEZE_REQUESTS, IDENTITY_SIGNALS
 from topologies import runtime
 from topologies.app import Pipeline
 from topologies.sender import SendChannel
@@ -62,6 +65,9 @@ def register(p: Pipeline) -> None:
                 state = _load(cache, staged, event, key_bytes, AccountState)
                 key = key_bytes.decode()
                 signal = decode_signal(event.value)
+                if engine.is_late(state, signal):
+                    _dead_letter_late(p, channel, event, state, signal)
+                    continue
                 emits, hit = engine.update(state, key, signal, p.endpoints)
                 if hit is not None:
                     traced = decider.on_trace(state, hit)
@@ -105,6 +111,19 @@ def _load(cache: dict, staged: runtime.StagedTable, event: object, key: bytes, c
         return cache[key][0]
     raw = staged.get(event, key, None)
     return cls.from_bytes(raw) if raw else cls()  # type: ignore[attr-defined]
+
+
+def _dead_letter_late(p: Pipeline, channel: SendChannel, event: object, state: AccountState, signal: object,
+                      ) -> None:
+    """A transfer beyond the allowed lateness is not counted: it goes to dead-letter, visibly."""
+    message = event.message  # type: ignore[attr-defined]
+    behind_s = (state.last_event_ts_ms - signal.ts_ms) / 1000  # type: ignore[attr-defined]
+    rejection = Rejection("late_event", f"{behind_s:.0f} s behind the account's latest transfer; "
+                                        f"allowed lateness {ALLOWED_LATENESS_MS // 1000} s")
+    letter = dead_letter(event.value or b"", ACCOUNT_SIGNALS.name, message.partition, message.offset,  # type: ignore[attr-defined]
+                         rejection, int(time.time() * 1000))
+    channel.send(DEADLETTER.name, ACCOUNT_SIGNALS.name.encode(), codec.encode_dead_letter(letter))
+    p.metrics.events_rejected.labels(ACCOUNT_SIGNALS.name, "late_event").inc()
 
 
 def _act(p: Pipeline, channel: SendChannel, decision: Decision | None, ingest_ms: int) -> None:
