@@ -8,6 +8,7 @@ Offsets are committed only after the batch's changelog records and sends are ack
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -29,6 +30,22 @@ from topologies.sender import SendChannel
 
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.005
+# Opt-in reorder buffer for account signals (docs/runtime.md "Reorder buffer"): 0 = off.
+REORDER_HOLD_MS = int(os.environ.get("MULEGUARD_REORDER_HOLD_MS", "0"))
+
+
+def signal_time(event: object) -> int:
+    """A signal's event time read from its encoding (``["o",TS,...``) without decoding it all;
+    -1 (released first, then dead-lettered by decoding) for anything else."""
+    raw = event.value  # type: ignore[attr-defined]
+    try:
+        return int(raw[5:raw.index(b",", 5)])
+    except (TypeError, ValueError):
+        return -1
+
+
+def reorder_options() -> dict:
+    return {"order": signal_time, "hold_s": REORDER_HOLD_MS / 1000} if REORDER_HOLD_MS > 0 else {}
 
 
 def send_signals(p: Pipeline, channel: SendChannel, emits: list) -> None:
@@ -55,7 +72,8 @@ def register(p: Pipeline) -> None:
         3. send any freeze request. Per batch: 4. write each changed state once;
         5. tell other keyed states what changed."""
         staged, channel = runtime.StagedTable(p.accounts), p.sender.channel()
-        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[staged, channel]):
+        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[staged, channel],
+                                            **reorder_options()):
             started = time.perf_counter()
             consumed_accounts.inc(len(events))
             cache: dict[bytes, tuple[AccountState, object]] = {}
