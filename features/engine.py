@@ -26,7 +26,7 @@ from features.signals import (
 )
 from features.spec import FeatureSpec, markdown_table
 from features.state import MAX_DEVICES, MAX_KNOWN_COUNTERPARTIES, STATE_VERSION, AccountState
-from features.windows import DAY_MS, HORIZON_MS
+from features.windows import DAY_MS, RETENTION_MS, too_late
 from streams.topics import ACCOUNT_SIGNALS, IDENTITY_SIGNALS
 
 FEATURES: tuple[FeatureSpec, ...] = velocity.FEATURES + network.FEATURES + telecom.FEATURES + event.FEATURES
@@ -68,7 +68,7 @@ def _touch(state: AccountState, ts_ms: int) -> None:
         state.burst_start_ts_ms = ts_ms
     if ts_ms > state.last_event_ts_ms:
         state.last_event_ts_ms = ts_ms
-    horizon = state.last_event_ts_ms - HORIZON_MS
+    horizon = state.last_event_ts_ms - RETENTION_MS
     for flow in (state.inflow, state.outflow, state.first_inflow, state.tainted_inflow):
         flow.expire_before(horizon)
 
@@ -159,16 +159,28 @@ def _on_phone_context(state: AccountState, s: PhoneContext) -> None:
     state.phone_calls_24h = max(s.calls_24h, 0)
 
 
+def is_late(state: AccountState, signal: Signal) -> bool:
+    """A transfer further behind this account's latest transfer than the allowed lateness.
+
+    Such a transfer is not applied (``update`` ignores it): the caller dead-letters it with
+    reason ``late_event`` (see ``features.windows`` for the policy and why).
+    """
+    return isinstance(signal, TransferIn | TransferOut) and too_late(signal.ts_ms, state.last_event_ts_ms)
+
+
 def update(state: AccountState, key: str, signal: Signal, endpoints: frozenset[str] = frozenset(),
            ) -> tuple[list[Emit], trace.TraceHit | None]:
     """Apply one signal to an account: the signals other keyed states must receive, and
-    traced money that reached it (for the policy to hold or review)."""
+    traced money that reached it (for the policy to hold or review). A late transfer
+    (``is_late``) changes nothing."""
     if isinstance(signal, Taint):
         return trace.on_taint(state, key, signal, endpoints)
     return _update_features(state, key, signal), None
 
 
 def _update_features(state: AccountState, key: str, signal: Signal) -> list[Emit]:
+    if is_late(state, signal):
+        return []
     if isinstance(signal, VictimReported):
         return trace.on_report(state, key, signal)
     if isinstance(signal, TransferOut):
@@ -192,13 +204,12 @@ def is_scored(signal: Signal) -> bool:
 def vector(state: AccountState, signal: TransferIn | TransferOut) -> np.ndarray:
     """The feature vector at the signal's event time, in ``FEATURE_NAMES`` order."""
     at_ms = signal.ts_ms
-    row = (
-        velocity.columns(state, at_ms)
-        + network.columns(state, at_ms, isinstance(signal, TransferOut))
-        + telecom.columns(state, at_ms)
-        + event.columns(state, signal, at_ms)
-    )
-    return np.asarray(row, dtype=np.float64)
+    stats = velocity.flow_stats(state, at_ms)
+    row = velocity.columns(state, at_ms, stats)
+    row += network.columns(state, at_ms, isinstance(signal, TransferOut), stats)
+    row += telecom.columns(state, at_ms)
+    row += event.columns(state, signal, at_ms)
+    return np.frombuffer(array("d", row), dtype=np.float64)
 
 
 def hold(state: AccountState, key: str, ts_ms: int, ingest_ms: int, until_ms: int) -> list[Emit]:

@@ -6,6 +6,7 @@ import math
 
 from features.spec import FeatureSpec
 from features.state import AccountState
+from features.velocity import SPAN_AT, FlowStats, flow_stats
 from features.windows import DAY_MS, HOUR_MS
 
 _T, _R = "bank.transfers.v1", "registry.accounts.v1"
@@ -30,11 +31,14 @@ def _known(value: int) -> float:
     return NAN if value < 0 else float(value)
 
 
-def columns(state: AccountState, at_ms: int, is_debit: bool) -> list[float]:
-    received_24h = state.inflow.sum_between(at_ms - DAY_MS, at_ms)
-    received_48h = state.inflow.sum_between(at_ms - 2 * DAY_MS, at_ms)
-    sent_48h = state.outflow.sum_between(at_ms - 2 * DAY_MS, at_ms)
-    sent_1h = state.outflow.sum_between(at_ms - HOUR_MS, at_ms)
+_DAY, _TWO_DAYS, _HOUR = SPAN_AT[DAY_MS], SPAN_AT[2 * DAY_MS], SPAN_AT[HOUR_MS]
+
+
+def columns(state: AccountState, at_ms: int, is_debit: bool,
+            stats: tuple[FlowStats, FlowStats] | None = None) -> list[float]:
+    inflow, outflow = stats or flow_stats(state, at_ms)
+    received_24h, received_48h = inflow[_DAY][1], inflow[_TWO_DAYS][1]
+    sent_48h, sent_1h = outflow[_TWO_DAYS][1], outflow[_HOUR][1]
     first_24h = state.first_inflow.sum_between(at_ms - DAY_MS, at_ms)
     last_credit = state.inflow.last_ts_before(at_ms + 1)
     return [

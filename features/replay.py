@@ -107,6 +107,7 @@ class Replayer:
     accounts: dict[str, AccountState] = field(default_factory=dict)
     identities: dict[str, IdentityState] = field(default_factory=dict)
     rejected: int = 0
+    late: int = 0  # transfers beyond the allowed lateness (live: dead-lettered as late_event)
     records: int = 0
 
     def feed(self, record: object) -> None:
@@ -129,6 +130,9 @@ class Replayer:
         if topic == ACCOUNT_SIGNALS.name:
             state = self.accounts.get(key) or AccountState()
             self.accounts[key] = state
+            if engine.is_late(state, signal):
+                self.late += 1
+                return []
             emits, hit = engine.update(state, key, signal, self.endpoints)
             if hit is not None and self.on_trace is not None:
                 emits += self.on_trace(state, hit)

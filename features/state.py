@@ -1,25 +1,39 @@
 """Everything kept per account and per identity, with a compact, versioned byte encoding.
 
-State is bytes in a RocksDB-backed Table (never pickles, never JSON dicts of floats): a
-fixed block of integers, a few identity hashes, then the flows as packed arrays. Changing
-what is kept bumps ``STATE_VERSION``; the table name carries it, so old state is never
-read as new.
+State is bytes in a RocksDB-backed Table (never pickles, never JSON dicts of floats). A
+worker decodes a key's state once per batch and encodes it once per batch, so the layout
+is built for that: one ``struct`` header holding every integer and every section length,
+then the flows as packed ``int64`` arrays (one array each), the bounded counterparty sets
+as ``uint32`` arrays, and last the *trace memory* (recent outgoing transfers, taints,
+reports: strings, read by few signals) as a compact JSON object that is parsed only when
+one of its parts is touched and copied through unparsed otherwise.
+
+Extending: a new per-account item that few signals read goes into the trace memory under
+a new key (absent = empty; no version bump, old state stays readable). Changing the header
+or the flows bumps ``STATE_VERSION``; the table name carries it, so old state is never read
+as new.
 """
 
 from __future__ import annotations
 
+import json
+import struct
 from array import array
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
 
 from features.windows import Flow
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 MAX_KNOWN_COUNTERPARTIES = 64
 MAX_LINKED_ACCOUNTS = 32
 MAX_DEVICES = 8
 MAX_RECENT_OUT = 24  # outgoing transfers kept for tracing reports that arrive hours later
 MAX_TAINTS = 8
 MAX_REPORTED = 16
+_ACCOUNT, _IDENTITY = 1, 2
+_NONE = 255  # string length byte of a missing string
 
 _ACCOUNT_INTS = (
     "opened_ts_ms", "first_seen_ts_ms", "last_event_ts_ms", "burst_start_ts_ms",
@@ -31,60 +45,49 @@ _IDENTITY_INTS = (
     "sim_change_ts_ms", "sim_register_ts_ms", "scam_reports", "risky_call_ts_ms",
     "risky_caller_calls_24h", "pushed_velocity_level",
 )
+_STRINGS = ("msisdn_hash", "device_id", "national_id_hash")
+_SETS = ("payees", "payers", "devices")
+_FLOWS = ("inflow", "outflow", "first_inflow", "tainted_inflow")
+# version, kind, ints, string lengths, flow sizes, set sizes, trace-memory length
+_ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BI")
+_IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qI")
+_TUPLE_ROWS = ("o", "t", "r")  # trace-memory parts whose rows are tuples
+# Built once: json.dumps/loads with options build a new encoder per call (~5 us).
+_JSON_OUT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_JSON_IN = json.JSONDecoder().decode
 
 
-def _put_str(out: list[bytes], value: str | None) -> None:
-    raw = b"" if value is None else value.encode()
-    out.append(bytes((len(raw) if value is not None else 255,)) + raw)
-
-
-def _get_str(buf: memoryview, pos: int) -> tuple[str | None, int]:
-    n = buf[pos]
-    if n == 255:
-        return None, pos + 1
-    return bytes(buf[pos + 1:pos + 1 + n]).decode(), pos + 1 + n
-
-
-def _put_u32s(out: list[bytes], values: array) -> None:
-    out.append(len(values).to_bytes(2, "little") + values.tobytes())
-
-
-def _get_u32s(buf: memoryview, pos: int) -> tuple[array, int]:
-    n = int.from_bytes(buf[pos:pos + 2], "little")
-    values = array("I")
-    values.frombytes(buf[pos + 2:pos + 2 + 4 * n])
-    return values, pos + 2 + 4 * n
-
-
-def _put_rows(out: list[bytes], rows: list[tuple], layout: str) -> None:
-    """Small tuples of strings (``s``) and int64s (``q``), count-prefixed."""
-    out.append(bytes((len(rows),)))
-    for row in rows:
-        for kind, value in zip(layout, row, strict=True):
-            if kind == "s":
-                _put_str(out, value)
-            else:
-                out.append(int(value).to_bytes(8, "little", signed=True))
-
-
-def _get_rows(buf: memoryview, pos: int, layout: str) -> tuple[list[tuple], int]:
-    count, pos = buf[pos], pos + 1
-    rows = []
-    for _ in range(count):
-        row: list[object] = []
-        for kind in layout:
-            if kind == "s":
-                value, pos = _get_str(buf, pos)
-            else:
-                value, pos = int.from_bytes(buf[pos:pos + 8], "little", signed=True), pos + 8
-            row.append(value)
-        rows.append(tuple(row))
-    return rows, pos
+def _setter(names: tuple[str, ...]):  # noqa: ANN202
+    """``f(obj, values)`` assigning ``values`` to ``names`` in one statement (no setattr loop)."""
+    targets = "".join(f"o.{name}, " for name in names)
+    scope: dict[str, Any] = {}
+    exec(f"def assign(o, v):\n    {targets} = v\n", scope)  # noqa: S102 - generated from constants
+    return scope["assign"]
 
 
 def _check_version(buf: memoryview, kind: int) -> None:
-    if buf[0] != STATE_VERSION or buf[1] != kind:
-        raise ValueError(f"state version {buf[0]}/{buf[1]} is not {STATE_VERSION}/{kind}")
+    if len(buf) < 2 or buf[0] != STATE_VERSION or buf[1] != kind:
+        got = f"{buf[0]}/{buf[1]}" if len(buf) >= 2 else "empty"
+        raise ValueError(f"state version {got} is not {STATE_VERSION}/{kind}")
+
+
+class _TraceMemory:
+    """The lazily parsed JSON section: ``doc`` is None until a part is read."""
+
+    @staticmethod
+    def parse(raw: bytes) -> dict[str, list]:
+        if not raw:
+            return {}
+        doc = _JSON_IN(raw.decode())
+        for key in _TUPLE_ROWS:
+            if key in doc:
+                doc[key] = [tuple(row) for row in doc[key]]
+        return doc
+
+    @staticmethod
+    def dump(doc: dict[str, list]) -> bytes:
+        kept = {k: v for k, v in doc.items() if v}
+        return _JSON_OUT(kept).encode() if kept else b""
 
 
 @dataclass(slots=True)
@@ -123,59 +126,111 @@ class AccountState:
     payees: array = field(default_factory=lambda: array("I"))
     payers: array = field(default_factory=lambda: array("I"))
     devices: array = field(default_factory=lambda: array("I"))
+    # The trace memory (see module docstring): parsed on first access of a part below.
+    _memory: dict[str, list] | None = field(default=None, repr=False)
+    _memory_raw: bytes = field(default=b"", repr=False)
+
+    def memory(self) -> dict[str, list]:
+        """The trace memory, parsed now if it was not yet (parts: ``o``, ``t``, ``r``, ...)."""
+        if self._memory is None:
+            self._memory = _TraceMemory.parse(self._memory_raw)
+        return self._memory
+
     # (transfer_id, ts_ms, dst account key, amount_satang), oldest first
-    recent_out: list[tuple[str, int, str, int]] = field(default_factory=list)
+    @property
+    def recent_out(self) -> list[tuple[str, int, str, int]]:
+        return self.memory().setdefault("o", [])
+
+    @recent_out.setter
+    def recent_out(self, rows: list[tuple[str, int, str, int]]) -> None:
+        self.memory()["o"] = rows
+
     # (case_id, credit transfer_id, hop, remaining_satang, credit_ts_ms, report_ts_ms, police)
-    taints: list[tuple[str, str, int, int, int, int, int]] = field(default_factory=list)
+    @property
+    def taints(self) -> list[tuple[str, str, int, int, int, int, int]]:
+        return self.memory().setdefault("t", [])
+
+    @taints.setter
+    def taints(self, rows: list[tuple[str, str, int, int, int, int, int]]) -> None:
+        self.memory()["t"] = rows
+
     # (reported transfer_id, case_id): a second report of the same money joins the first case
-    reported: list[tuple[str, str]] = field(default_factory=list)
+    @property
+    def reported(self) -> list[tuple[str, str]]:
+        return self.memory().setdefault("r", [])
+
+    @reported.setter
+    def reported(self, rows: list[tuple[str, str]]) -> None:
+        self.memory()["r"] = rows
 
     def to_bytes(self) -> bytes:
-        out = [bytes((STATE_VERSION, 1)), array("q", [getattr(self, n) for n in _ACCOUNT_INTS]).tobytes()]
-        for value in (self.msisdn_hash, self.device_id, self.national_id_hash):
-            _put_str(out, value)
-        for flow in (self.inflow, self.outflow, self.first_inflow, self.tainted_inflow):
-            out.append(flow.to_bytes())
-        for values in (self.payees, self.payers, self.devices):
-            _put_u32s(out, values)
-        _put_rows(out, self.recent_out, "sqsq")
-        _put_rows(out, self.taints, "ssqqqqq")
-        _put_rows(out, self.reported, "ss")
-        return b"".join(out)
+        strings = [s.encode() if s is not None else b"" for s in _strings_of(self)]
+        memory = self._memory_raw if self._memory is None else _TraceMemory.dump(self._memory)
+        sets, flows = _sets_of(self), _flows_of(self)
+        head = _ACCOUNT_HEAD.pack(
+            STATE_VERSION, _ACCOUNT, *_account_ints(self),
+            *(len(raw) if s is not None else _NONE for raw, s in zip(strings, _strings_of(self), strict=True)),
+            *(f.n for f in flows), *(len(s) for s in sets), len(memory))
+        return b"".join((head, *strings, *(f.data.tobytes() for f in flows), *(s.tobytes() for s in sets), memory))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AccountState:
         """Examples:
         >>> s = AccountState(opened_ts_ms=5, msisdn_hash="ph_1"); s.inflow.add(9, 100, 3)
+        >>> s.recent_out.append(("t1", 9, "KTB:2", 100))
         >>> t = AccountState.from_bytes(s.to_bytes())
-        >>> (t.opened_ts_ms, t.msisdn_hash, t.inflow.window(9, 10), t.device_id)
-        (5, 'ph_1', (1, 100, 100, 1), None)
+        >>> (t.opened_ts_ms, t.msisdn_hash, t.inflow.window(9, 10), t.device_id, t.recent_out)
+        (5, 'ph_1', (1, 100, 100, 1), None, [('t1', 9, 'KTB:2', 100)])
         """
         buf = memoryview(raw)
-        _check_version(buf, 1)
-        pos = 2 + 8 * len(_ACCOUNT_INTS)
-        ints = array("q")
-        ints.frombytes(buf[2:pos])
-        state = cls(**dict(zip(_ACCOUNT_INTS, ints, strict=True)))
-        state.msisdn_hash, pos = _get_str(buf, pos)
-        state.device_id, pos = _get_str(buf, pos)
-        state.national_id_hash, pos = _get_str(buf, pos)
-        state.inflow, pos = Flow.from_bytes(buf, pos)
-        state.outflow, pos = Flow.from_bytes(buf, pos)
-        state.first_inflow, pos = Flow.from_bytes(buf, pos)
-        state.tainted_inflow, pos = Flow.from_bytes(buf, pos)
-        state.payees, pos = _get_u32s(buf, pos)
-        state.payers, pos = _get_u32s(buf, pos)
-        state.devices, pos = _get_u32s(buf, pos)
-        state.recent_out, pos = _get_rows(buf, pos, "sqsq")
-        state.taints, pos = _get_rows(buf, pos, "ssqqqqq")
-        state.reported, pos = _get_rows(buf, pos, "ss")
+        _check_version(buf, _ACCOUNT)
+        head = _ACCOUNT_HEAD.unpack_from(buf)
+        state = cls.__new__(cls)
+        _set_account_ints(state, head[2:_N_ACCOUNT_INTS])
+        pos = _ACCOUNT_HEAD.size
+        strings = []
+        for n in head[_N_ACCOUNT_INTS:_N_ACCOUNT_INTS + 3]:
+            if n == _NONE:
+                strings.append(None)
+            else:
+                strings.append(str(buf[pos:pos + n], "utf-8"))
+                pos += n
+        _set_strings(state, strings)
+        flows = []
+        for n in head[_N_ACCOUNT_INTS + 3:_N_ACCOUNT_INTS + 7]:
+            flow, pos = Flow.from_columns(buf, pos, n)
+            flows.append(flow)
+        _set_flows(state, flows)
+        sets = []
+        for n in head[_N_ACCOUNT_INTS + 7:_N_ACCOUNT_INTS + 10]:
+            values = array("I")
+            values.frombytes(buf[pos:pos + 4 * n])
+            sets.append(values)
+            pos += 4 * n
+        _set_sets(state, sets)
+        state._memory = None
+        state._memory_raw = bytes(buf[pos:pos + head[-1]])
         return state
+
+
+_N_ACCOUNT_INTS = 2 + len(_ACCOUNT_INTS)
+_account_ints = attrgetter(*_ACCOUNT_INTS)
+_strings_of = attrgetter(*_STRINGS)
+_sets_of = attrgetter(*_SETS)
+_flows_of = attrgetter(*_FLOWS)
+_set_account_ints = _setter(_ACCOUNT_INTS)
+_set_strings = _setter(_STRINGS)
+_set_sets = _setter(_SETS)
+_set_flows = _setter(_FLOWS)
 
 
 @dataclass(slots=True)
 class IdentityState:
-    """A phone, device or national ID: the accounts behind it and, for phones, call behaviour."""
+    """A phone, device or national ID: the accounts behind it and, for phones, call behaviour.
+
+    The linked accounts are parsed on first access: call events, most of a phone's
+    traffic, usually do not need them.
+    """
 
     sim_change_ts_ms: int = -1
     sim_register_ts_ms: int = -1
@@ -183,38 +238,57 @@ class IdentityState:
     risky_call_ts_ms: int = -1
     risky_caller_calls_24h: int = 0
     pushed_velocity_level: int = 0
-    accounts: list[str] = field(default_factory=list)
-    held_accounts: list[str] = field(default_factory=list)
     calls_out: Flow = field(default_factory=Flow)
+    _links: list[list[str]] | None = field(default=None, repr=False)
+    _links_raw: bytes = field(default=b"", repr=False)
+
+    def _linked(self) -> list[list[str]]:
+        if self._links is None:
+            self._links = _JSON_IN(self._links_raw.decode()) if self._links_raw else [[], []]
+        return self._links
+
+    @property
+    def accounts(self) -> list[str]:
+        return self._linked()[0]
+
+    @accounts.setter
+    def accounts(self, values: list[str]) -> None:
+        self._linked()[0] = values
+
+    @property
+    def held_accounts(self) -> list[str]:
+        return self._linked()[1]
+
+    @held_accounts.setter
+    def held_accounts(self, values: list[str]) -> None:
+        self._linked()[1] = values
 
     def to_bytes(self) -> bytes:
-        out = [bytes((STATE_VERSION, 2)), array("q", [getattr(self, n) for n in _IDENTITY_INTS]).tobytes()]
-        for group in (self.accounts, self.held_accounts):
-            out.append(bytes((len(group),)))
-            for account in group:
-                _put_str(out, account)
-        out.append(self.calls_out.to_bytes())
-        return b"".join(out)
+        if self._links is None:
+            links = self._links_raw
+        else:
+            links = _JSON_OUT(self._links).encode() if any(self._links) else b""
+        head = _IDENTITY_HEAD.pack(STATE_VERSION, _IDENTITY, *_identity_ints(self), len(links))
+        return b"".join((head, self.calls_out.to_bytes(), links))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> IdentityState:
         """Examples:
-        >>> s = IdentityState(scam_reports=2, accounts=["KTB:1"]); s.calls_out.add(5, 1, 9)
+        >>> s = IdentityState(scam_reports=2); s.accounts.append("KTB:1"); s.calls_out.add(5, 1, 9)
         >>> t = IdentityState.from_bytes(s.to_bytes())
         >>> (t.scam_reports, t.accounts, t.held_accounts, len(t.calls_out))
         (2, ['KTB:1'], [], 1)
         """
         buf = memoryview(raw)
-        _check_version(buf, 2)
-        pos = 2 + 8 * len(_IDENTITY_INTS)
-        ints = array("q")
-        ints.frombytes(buf[2:pos])
-        state = cls(**dict(zip(_IDENTITY_INTS, ints, strict=True)))
-        for name in ("accounts", "held_accounts"):
-            n, pos = buf[pos], pos + 1
-            group = getattr(state, name)
-            for _ in range(n):
-                value, pos = _get_str(buf, pos)
-                group.append(value)
-        state.calls_out, pos = Flow.from_bytes(buf, pos)
+        _check_version(buf, _IDENTITY)
+        head = _IDENTITY_HEAD.unpack_from(buf)
+        state = cls.__new__(cls)
+        _set_identity_ints(state, head[2:-1])
+        state.calls_out, pos = Flow.from_bytes(buf, _IDENTITY_HEAD.size)
+        state._links = None
+        state._links_raw = bytes(buf[pos:pos + head[-1]])
         return state
+
+
+_identity_ints = attrgetter(*_IDENTITY_INTS)
+_set_identity_ints = _setter(_IDENTITY_INTS)

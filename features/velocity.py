@@ -8,6 +8,10 @@ from features.windows import DAY_MS, WINDOW_NAMES, WINDOWS_MS
 
 _T = "bank.transfers.v1"
 SMALL_TEST_SATANG = 1_000  # under 10 THB: the "test transfer" a herder sends to check an account
+# Every span the vector reads from the in/out flows, shortest first (48h is pass-through's).
+SPANS_MS: tuple[int, ...] = (*WINDOWS_MS[:3], 2 * DAY_MS, WINDOWS_MS[3])
+SPAN_AT = {span: i for i, span in enumerate(SPANS_MS)}
+FlowStats = list[tuple[int, int, int, int]]  # per span: count, sum, max, distinct
 
 FEATURES: tuple[FeatureSpec, ...] = tuple(
     spec
@@ -23,26 +27,25 @@ FEATURES: tuple[FeatureSpec, ...] = tuple(
     )
 ) + (FeatureSpec("small_in_count_24h", "credits under 10 THB (test transfers)", "24h", _T),)
 
+# (flow 0=in/1=out, span index, figure index 0..3, divisor) per window feature, in FEATURES order
+_PLAN: tuple[tuple[int, int, int, int], ...] = tuple(
+    (d, SPAN_AT[span], figure, divisor)
+    for d in (0, 1)
+    for span, name in zip(WINDOWS_MS, WINDOW_NAMES, strict=True)
+    for figure, divisor, wanted in (
+        (0, 1, True), (1, 100, True), (2, 100, name in ("24h", "7d")), (3, 1, name != "10m"))
+    if wanted
+)
 
-def columns(state: AccountState, at_ms: int) -> list[float]:
+
+def flow_stats(state: AccountState, at_ms: int) -> tuple[FlowStats, FlowStats]:
+    """In and out figures for every span in ``SPANS_MS``, one pass over each flow."""
+    return state.inflow.nested(at_ms, SPANS_MS), state.outflow.nested(at_ms, SPANS_MS)
+
+
+def columns(state: AccountState, at_ms: int, stats: tuple[FlowStats, FlowStats] | None = None) -> list[float]:
     """Window figures at ``at_ms``, in ``FEATURES`` order."""
-    out: list[float] = []
-    for flow in (state.inflow, state.outflow):
-        for span, name in zip(WINDOWS_MS, WINDOW_NAMES, strict=True):
-            count, total, biggest, distinct = flow.window(at_ms, span)
-            out.append(count)
-            out.append(total / 100)
-            if name in ("24h", "7d"):
-                out.append(biggest / 100)
-            if name != "10m":
-                out.append(distinct)
-    out.append(_small_credits(state, at_ms))
+    flows = stats or flow_stats(state, at_ms)
+    out: list[float] = [flows[d][s][k] / div for d, s, k, div in _PLAN]
+    out.append(state.inflow.count_below(at_ms - DAY_MS, at_ms, SMALL_TEST_SATANG))
     return out
-
-
-def _small_credits(state: AccountState, at_ms: int) -> int:
-    flow = state.inflow
-    return sum(
-        1 for ts, amount in zip(flow.ts, flow.amount, strict=True)
-        if at_ms - DAY_MS < ts <= at_ms and amount < SMALL_TEST_SATANG
-    )

@@ -1,10 +1,21 @@
 """Exact event-time windows over one direction of an account's money flow.
 
-Each flow keeps its recent events (time, amount, counterparty) in time order, built from
-paired ``add`` and ``expire_before`` operations like River's rolling statistics, so every
-window figure is recomputed from the events themselves and never drifts. Size is bounded
-twice: events older than the longest window expire, and at most ``MAX_EVENTS`` are kept
-(a merchant's 7-day fan-in then saturates at that count, which is documented).
+Each flow keeps its recent events (time, amount, counterparty) in time order, so every
+window figure is recomputed from the events themselves and never drifts. The three
+columns live in one ``array('q')`` (times, then amounts, then counterparties): one
+allocation and one ``frombytes`` to decode, one ``tobytes`` to encode.
+
+Size is bounded twice: events that no allowed query can see expire (older than the
+watermark minus ``RETENTION_MS``), and at most ``MAX_EVENTS`` are kept (a merchant's
+7-day fan-in then saturates at that count, which is documented).
+
+Lateness policy (money features; docs/features.md "Late events"): the *watermark* is the
+latest event time the owner has applied. An event at most ``ALLOWED_LATENESS_MS`` behind
+it is inserted in its place and counted in every window that covers it; every query at or
+after ``watermark - ALLOWED_LATENESS_MS`` is then exactly what a brute-force recount of all
+accepted events gives. An event further behind is refused (``add`` returns False): the
+caller dead-letters it (reason ``late_event``) instead of letting one delivery order
+change figures that decisions were already taken on.
 """
 
 from __future__ import annotations
@@ -18,11 +29,23 @@ DAY_MS = 24 * HOUR_MS
 WINDOWS_MS: tuple[int, ...] = (10 * MINUTE_MS, HOUR_MS, DAY_MS, 7 * DAY_MS)
 WINDOW_NAMES: tuple[str, ...] = ("10m", "1h", "24h", "7d")
 HORIZON_MS = WINDOWS_MS[-1]
+ALLOWED_LATENESS_MS = HOUR_MS
+RETENTION_MS = HORIZON_MS + ALLOWED_LATENESS_MS
 MAX_EVENTS = 256
 
 
+def too_late(ts_ms: int, watermark_ms: int) -> bool:
+    """Whether an event at ``ts_ms`` is beyond the allowed lateness behind ``watermark_ms``.
+
+    Examples:
+        >>> too_late(0, ALLOWED_LATENESS_MS), too_late(0, ALLOWED_LATENESS_MS + 1)
+        (False, True)
+    """
+    return ts_ms < watermark_ms - ALLOWED_LATENESS_MS
+
+
 class Flow:
-    """Events of one direction (in or out), sorted by time, within ``HORIZON_MS``.
+    """Events of one direction (in or out), sorted by time, within ``RETENTION_MS``.
 
     Examples:
         >>> f = Flow()
@@ -31,74 +54,115 @@ class Flow:
         (3, 1000, 500, 2)
         >>> f.window(3_000, 1_500)
         (2, 500, 300, 2)
+        >>> f.nested(3_000, (1_500, 10 * MINUTE_MS))
+        [(2, 500, 300, 2), (3, 1000, 500, 2)]
     """
 
-    __slots__ = ("ts", "amount", "cp")
+    __slots__ = ("data", "n")
 
     def __init__(self) -> None:
-        self.ts: array[int] = array("q")
-        self.amount: array[int] = array("q")
-        self.cp: array[int] = array("I")
+        self.data: array[int] = array("q")  # ts[0:n] + amount[n:2n] + counterparty[2n:3n]
+        self.n = 0
 
     def __len__(self) -> int:
-        return len(self.ts)
+        return self.n
+
+    @property
+    def ts(self) -> array[int]:
+        return self.data[:self.n]
+
+    @property
+    def amount(self) -> array[int]:
+        return self.data[self.n:2 * self.n]
+
+    @property
+    def cp(self) -> array[int]:
+        return self.data[2 * self.n:]
 
     def add(self, ts_ms: int, amount_satang: int, counterparty: int) -> None:
         """Insert in time order; a late event lands in its place, not at the end."""
-        ts = self.ts
-        if not ts or ts_ms >= ts[-1]:
-            ts.append(ts_ms)
-            self.amount.append(amount_satang)
-            self.cp.append(counterparty)
-        else:
-            i = bisect_right(ts, ts_ms)
-            ts.insert(i, ts_ms)
-            self.amount.insert(i, amount_satang)
-            self.cp.insert(i, counterparty)
-        if len(ts) > MAX_EVENTS:
-            self._drop_first(len(ts) - MAX_EVENTS)
+        data, n = self.data, self.n
+        i = n if not n or ts_ms >= data[n - 1] else bisect_right(data, ts_ms, 0, n)
+        data.insert(2 * n + i, counterparty)
+        data.insert(n + i, amount_satang)
+        data.insert(i, ts_ms)
+        self.n = n = n + 1
+        if n > MAX_EVENTS:
+            self._drop_first(n - MAX_EVENTS)
 
     def expire_before(self, ts_ms: int) -> None:
         """Forget events strictly older than ``ts_ms``."""
-        n = bisect_right(self.ts, ts_ms - 1)
-        if n:
-            self._drop_first(n)
+        k = bisect_right(self.data, ts_ms - 1, 0, self.n)
+        if k:
+            self._drop_first(k)
 
-    def _drop_first(self, n: int) -> None:
-        del self.ts[:n]
-        del self.amount[:n]
-        del self.cp[:n]
+    def _drop_first(self, k: int) -> None:
+        data, n = self.data, self.n
+        del data[2 * n:2 * n + k]
+        del data[n:n + k]
+        del data[:k]
+        self.n = n - k
 
     def window(self, at_ms: int, span_ms: int) -> tuple[int, int, int, int]:
         """(count, sum, max, distinct counterparties) of events in ``(at_ms - span_ms, at_ms]``."""
-        ts = self.ts
-        hi = bisect_right(ts, at_ms)
-        lo = bisect_right(ts, at_ms - span_ms, 0, hi)
-        if lo == hi:
-            return (0, 0, 0, 0)
-        amounts = self.amount[lo:hi]
-        return (hi - lo, sum(amounts), max(amounts), len(set(self.cp[lo:hi])))
+        return self.nested(at_ms, (span_ms,))[0]
+
+    def nested(self, at_ms: int, spans_ms: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+        """``window`` for several spans, shortest first, in one pass over the longest.
+
+        Windows ending at the same time are nested, so each ring between two spans is
+        summed once and the shorter windows' figures are carried outwards.
+        """
+        data, n = self.data, self.n
+        inner = bisect_right(data, at_ms, 0, n) if n else 0
+        if not inner:
+            return [(0, 0, 0, 0)] * len(spans_ms)
+        out: list[tuple[int, int, int, int]] = []
+        count = total = biggest = 0
+        seen: set[int] = set()
+        for span in spans_ms:
+            lo = bisect_right(data, at_ms - span, 0, inner) if inner else 0
+            if lo < inner:
+                ring = data[n + lo:n + inner]
+                total += sum(ring)
+                top = max(ring)
+                if top > biggest:
+                    biggest = top
+                seen.update(data[2 * n + lo:2 * n + inner])
+                count += inner - lo
+                inner = lo
+            out.append((count, total, biggest, len(seen)))
+        return out
 
     def sum_between(self, start_ms: int, end_ms: int) -> int:
         """Sum of amounts with ``start_ms < ts <= end_ms``."""
-        ts = self.ts
-        return sum(self.amount[bisect_right(ts, start_ms):bisect_right(ts, end_ms)])
+        data, n = self.data, self.n
+        return sum(data[n + bisect_right(data, start_ms, 0, n):n + bisect_right(data, end_ms, 0, n)])
+
+    def count_below(self, start_ms: int, end_ms: int, limit: int) -> int:
+        """Events with ``start_ms < ts <= end_ms`` and an amount under ``limit``."""
+        data, n = self.data, self.n
+        lo, hi = bisect_right(data, start_ms, 0, n), bisect_right(data, end_ms, 0, n)
+        return sum(1 for amount in data[n + lo:n + hi] if amount < limit)
 
     def last_ts_before(self, at_ms: int) -> int | None:
         """Time of the latest event strictly before ``at_ms``."""
-        i = bisect_right(self.ts, at_ms - 1)
-        return self.ts[i - 1] if i else None
+        i = bisect_right(self.data, at_ms - 1, 0, self.n)
+        return self.data[i - 1] if i else None
 
     def to_bytes(self) -> bytes:
-        return len(self.ts).to_bytes(2, "little") + self.ts.tobytes() + self.amount.tobytes() \
-            + self.cp.tobytes()
+        return self.n.to_bytes(2, "little") + self.data.tobytes()
 
     @classmethod
     def from_bytes(cls, buf: memoryview, pos: int) -> tuple[Flow, int]:
-        n = int.from_bytes(buf[pos:pos + 2], "little")
-        pos += 2
-        flow = cls()
-        for arr, width in ((flow.ts, 8), (flow.amount, 8), (flow.cp, 4)):
-            arr.frombytes(buf[pos:pos + n * width])
-            pos += n * width
-        return flow, pos
+        return cls.from_columns(buf, pos + 2, buf[pos] | buf[pos + 1] << 8)
+
+    @classmethod
+    def from_columns(cls, buf: memoryview, pos: int, n: int) -> tuple[Flow, int]:
+        """A flow of ``n`` events from ``data.tobytes()`` at ``pos`` (the size kept elsewhere)."""
+        end = pos + 24 * n
+        flow = cls.__new__(cls)
+        flow.data = data = array("q")
+        data.frombytes(buf[pos:end])
+        flow.n = n
+        return flow, end

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
 import itertools
 import json as _stdlib_json
 import logging
@@ -652,6 +653,8 @@ async def batches(
     *,
     flush: Sequence[StagedTable] = (),
     sensors: str = "auto",
+    order: Callable[[EventT], Any] | None = None,
+    hold_s: float = 0.0,
 ) -> AsyncIterator[list[EventT]]:
     """Iterate ``stream`` as lists of at most ``max_count`` events.
 
@@ -682,9 +685,24 @@ async def batches(
     Requires a stream over a Faust channel/topic, without processors or
     combined streams; ``stream.enable_acks = False`` disables the acks as it
     does for Faust's iteration.
+
+    ``order`` (with ``hold_s > 0``) turns on the reorder buffer: every event is
+    held ``hold_s`` seconds after it arrived and events are released in
+    ``order(event)`` order (ties: arrival order), so events that reach the
+    worker by different paths within ``hold_s`` of each other are processed
+    in that order.  The smallest held event is released once its own hold is
+    over (so an event waits at most ``hold_s`` behind a smaller one that
+    arrived later, and about ``hold_s`` in all when the order follows
+    arrival); more than ``REORDER_MAX_HELD`` held events release the smallest
+    at once.  Held events are tracked but not acked, so no offset at or past
+    one is committed; if the worker stops they are read again.  An event of an
+    old consumer generation is skipped (and acked) when released, as Faust
+    skips it.
     """
     if max_count < 1:
         raise ValueError("max_count must be >= 1")
+    if hold_s < 0 or (hold_s > 0 and order is None):
+        raise ValueError("hold_s needs an order function and must be >= 0")
     if sensors not in ("auto", "per-event"):
         raise ValueError("sensors must be 'auto' or 'per-event'")
     channel = stream.channel
@@ -700,7 +718,10 @@ async def batches(
     bulk = _BulkMonitor.for_stream(stream) if sensors == "auto" else None
     per_event = bulk is None
     acker = _Acker(stream, bulk, wake=queue._throw)
-    collect = _collect(stream, queue, max_count, within_s, acker, bulk, failure, per_event)
+    idle: list[float | None] = [None]
+    collect = _collect(stream, queue, max_count, within_s, acker, bulk, failure, per_event, idle)
+    if order is not None and hold_s > 0:
+        collect = _reordered(collect, stream, acker, bulk, order, hold_s, max_count, idle)
     try:
         async for batch, states in collect:
             stream.events_total += len(batch)
@@ -726,8 +747,12 @@ async def batches(
 async def _collect(
     stream: Any, queue: Any, max_count: int, within_s: float, acker: _Acker,
     bulk: _BulkMonitor | None, failure: list[BaseException], per_event: bool,
+    idle: list[float | None] | None = None,
 ) -> AsyncIterator[tuple[list[EventT], Any]]:
-    """The lists of :func:`batches`, with their sensor states (see there)."""
+    """The lists of :func:`batches`, with their sensor states (see there).
+
+    ``idle[0]``, when set, bounds the wait for a list's first event: on timeout
+    an empty list is yielded (the reorder buffer's clock tick)."""
     app = stream.app
     qget = queue.get
     qget_nowait = queue.get_nowait
@@ -748,7 +773,15 @@ async def _collect(
             batch: list[EventT] = []
             states: list[Any] = []
             tracked: list[Any] = []
-            event = await qget()
+            wait = idle[0] if idle is not None else None
+            if wait is None or not qempty():
+                event = await qget()
+            else:
+                try:
+                    event = await asyncio.wait_for(qget(), max(wait, 0.0))
+                except TimeoutError:
+                    yield [], ([] if per_event else 0.0)
+                    continue
             deadline = monotonic() + within_s
             # Flow and generation only change in other tasks: read them again
             # after every await, not per event.
@@ -797,6 +830,41 @@ async def _collect(
         # Faust ends a stream's iteration by throwing StopAsyncIteration into
         # its channel queue (and its own iterator returns on it).
         return
+
+
+REORDER_MAX_HELD = 50_000
+
+
+async def _reordered(
+    collect: AsyncIterator[tuple[list[EventT], Any]], stream: Any, acker: _Acker,
+    bulk: _BulkMonitor | None, order: Callable[[EventT], Any], hold_s: float, max_count: int,
+    idle: list[float | None],
+) -> AsyncIterator[tuple[list[EventT], Any]]:
+    """The reorder buffer of :func:`batches`: hold, then release in ``order``."""
+    app = stream.app
+    held: list[tuple[Any, int, float, EventT, Any]] = []  # (order key, arrival seq, arrival, event, state)
+    seq = itertools.count()
+    monotonic = time.monotonic
+    async for batch, states in collect:
+        now = monotonic()
+        for i, event in enumerate(batch):
+            heapq.heappush(held, (order(event), next(seq), now, event, states[i] if bulk is None else states))
+        released: list[tuple[Any, int, float, EventT, Any]] = []
+        while held and len(released) < max_count and (
+                held[0][2] + hold_s <= now or len(held) > REORDER_MAX_HELD):
+            entry = heapq.heappop(held)
+            if entry[3].message.generation_id != app.consumer_generation_id:
+                acker.ack_skipped(entry[3])  # revoked while held: Faust skips stale events
+                continue
+            released.append(entry)
+        idle[0] = max(held[0][2] + hold_s - now, 0.0) if held else None
+        if not released:
+            continue
+        events = [entry[3] for entry in released]
+        if bulk is None:
+            yield events, [entry[4] for entry in released]
+        else:
+            yield events, min(entry[4] for entry in released)
 
 
 class _BulkMonitor:

@@ -1,11 +1,26 @@
-"""Window arithmetic against a brute-force recomputation over random event sequences."""
+"""Window arithmetic against a brute-force recomputation over random event sequences,
+including out-of-order events within the allowed lateness and events that arrive after it."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from features.windows import HORIZON_MS, MAX_EVENTS, WINDOWS_MS, Flow
+from features import engine
+from features.engine import FEATURE_NAMES, counterparty_id
+from features.signals import TransferIn
+from features.state import AccountState
+from features.windows import (
+    ALLOWED_LATENESS_MS,
+    HORIZON_MS,
+    HOUR_MS,
+    MAX_EVENTS,
+    RETENTION_MS,
+    WINDOW_NAMES,
+    WINDOWS_MS,
+    Flow,
+    too_late,
+)
 
 events = st.lists(
     st.tuples(st.integers(0, 10 * 86_400_000), st.integers(1, 10**9), st.integers(0, 50)),
@@ -61,3 +76,88 @@ def test_bytes_round_trip(history) -> None:
     back, end = Flow.from_bytes(memoryview(flow.to_bytes()), 0)
     assert (list(back.ts), list(back.amount), list(back.cp)) == (list(flow.ts), list(flow.amount), list(flow.cp))
     assert end == len(flow.to_bytes())
+
+
+# Arrivals as (advance of the newest event time, how far behind it this event is, amount, payer):
+# lateness is drawn up to three times the allowed lateness, so both sides of the policy occur.
+arrivals = st.lists(
+    st.tuples(st.integers(0, 3 * HOUR_MS), st.integers(0, 3 * ALLOWED_LATENESS_MS),
+              st.integers(1, 10**9), st.integers(0, 30)),
+    max_size=150,
+)
+
+
+def _arrive(stream: list[tuple[int, int, int, int]]):  # noqa: ANN202
+    """Event times of ``stream``, with the newest-so-far time at each arrival."""
+    newest = 0
+    for advance, behind, amount, cp in stream:
+        newest += advance
+        yield max(newest - behind, 0), amount, cp
+
+
+# newest 2h: on time; 30 min behind: out of order but within; 90 min behind: refused
+MIXED = [(2 * HOUR_MS, 0, 5, 1), (0, HOUR_MS // 2, 7, 2), (0, 3 * HOUR_MS // 2, 9, 3), (60_000, 0, 11, 1)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrivals)
+@example(MIXED)
+def test_lateness_policy_against_brute_force(stream) -> None:
+    """Within the allowed lateness an event is counted where it belongs and its own figures are
+    exact; beyond it the event is refused and no figure ever counts it."""
+    flow, accepted, watermark = Flow(), [], -1
+    late = on_time = 0
+    for ts, amount, cp in _arrive(stream):
+        if too_late(ts, watermark):
+            late += 1
+            before = flow.to_bytes()
+            assert ts < watermark - ALLOWED_LATENESS_MS
+            assert flow.to_bytes() == before  # refused: the caller dead-letters it
+            continue
+        on_time += 1
+        flow.add(ts, amount, cp)
+        accepted.append((ts, amount, cp))
+        watermark = max(watermark, ts)
+        flow.expire_before(watermark - RETENTION_MS)
+        for span in WINDOWS_MS:  # the vector of this event: as of its own time, exact
+            assert flow.window(ts, span) == brute(accepted, ts, span)
+    for back in (0, 1, ALLOWED_LATENESS_MS // 2, ALLOWED_LATENESS_MS):
+        at = watermark - back  # any query an on-time event can still make
+        assert flow.nested(at, WINDOWS_MS) == [brute(accepted, at, span) for span in WINDOWS_MS]
+    assert late + on_time == len(stream)
+    if stream == MIXED:
+        assert (on_time, late) == (3, 1)
+
+
+def test_lateness_boundary() -> None:
+    assert not too_late(10 * HOUR_MS - ALLOWED_LATENESS_MS, 10 * HOUR_MS)
+    assert too_late(10 * HOUR_MS - ALLOWED_LATENESS_MS - 1, 10 * HOUR_MS)
+    assert not too_late(0, -1)  # nothing seen yet: nothing is late
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrivals)
+@example(MIXED)
+def test_engine_refuses_late_transfers_and_counts_the_rest_exactly(stream) -> None:
+    """Through the engine: a late credit changes no byte of the account's state (it goes to
+    dead-letter); every on-time credit's window features match a brute-force recount."""
+    state, accepted = AccountState(), []
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    for i, (ts, amount, cp) in enumerate(_arrive(stream)):
+        signal = TransferIn(ts, ts, f"t{i}", f"KTB:{cp}", amount, "mobile", True, 0.0, -1, False, -1)
+        if engine.is_late(state, signal):
+            before = state.to_bytes()
+            assert engine.update(state, "SCB:1", signal) == ([], None)
+            assert state.to_bytes() == before
+            continue
+        engine.update(state, "SCB:1", signal)
+        accepted.append((ts, amount, counterparty_id(f"KTB:{cp}")))
+        vec = engine.vector(state, signal)
+        for name, span in zip(WINDOW_NAMES, WINDOWS_MS, strict=True):
+            count, total, biggest, distinct = brute(accepted, ts, span)
+            assert vec[col[f"in_count_{name}"]] == count
+            assert vec[col[f"in_sum_thb_{name}"]] == total / 100
+            if f"in_max_thb_{name}" in col:
+                assert vec[col[f"in_max_thb_{name}"]] == biggest / 100
+            if f"in_distinct_{name}" in col:
+                assert vec[col[f"in_distinct_{name}"]] == distinct

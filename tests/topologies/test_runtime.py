@@ -406,6 +406,44 @@ def test_batches_yields_lists_and_acks_each_after_the_body(installed: None, tmp_
     asyncio.run(scenario())
 
 
+def test_reorder_buffer_releases_in_order_after_the_hold_and_acks_only_what_it_released(
+    installed: None, tmp_path: Path,
+) -> None:
+    """Events arriving within the hold are released in order-key order; a held event is not
+    acked, so no commit passes it; an event far behind arrives late and is released as is."""
+    async def scenario() -> None:
+        app = new_app(tmp_path)
+        topic, stream = source_stream(app)
+        await feed(app, topic, stream, [(0, "a", 5.0), (0, "b", 3.0)])
+        seen: list[list[float]] = []
+        acked_at_release: list[dict[int, list[int]]] = []
+        hold_s = 0.3
+        order = lambda event: event.value["amount"]  # noqa: E731
+        async with contextlib.aclosing(runtime.batches(stream, 10, 0.001, order=order, hold_s=hold_s)) as it:
+            fed_late = False
+            async for events in it:
+                seen.append([e.value["amount"] for e in events])
+                acked_at_release.append(acked_offsets(app))
+                if not fed_late:
+                    # offsets 2-4 arrive together after the first release: sorted among themselves
+                    await feed(app, topic, stream, [(0, "c", 4.0), (0, "d", 1.0), (0, "e", 2.0)], first_offset=2)
+                    fed_late = True
+                if sum(map(len, seen)) == 5:
+                    break
+        assert seen == [[3.0, 5.0], [1.0, 2.0, 4.0]]
+        assert acked_at_release == [{}, {0: [0, 1]}]  # nothing held is acked
+        assert acked_offsets(app) == {0: [0, 1, 2, 3, 4]}
+
+    asyncio.run(scenario())
+
+
+def test_reorder_buffer_needs_an_order_for_a_hold(installed: None, tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    _, stream = source_stream(app)
+    with pytest.raises(ValueError, match="order"):
+        asyncio.run(anext(runtime.batches(stream, 10, 0.01, hold_s=0.1)))
+
+
 def test_batches_skips_and_acks_events_of_an_old_generation(installed: None, tmp_path: Path) -> None:
     async def scenario() -> None:
         app = new_app(tmp_path)

@@ -8,6 +8,7 @@ Offsets are committed only after the batch's changelog records and sends are ack
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -16,16 +17,35 @@ from faust import StreamT
 from features import engine, identity
 from features.signals import decode_signal, encode_signal
 from features.state import AccountState, IdentityState
+from features.windows import ALLOWED_LATENESS_MS
 from models.decision import Decider
 from models.policy import Decision, freeze_request
 from streams import codec
-from streams.topics import ACCOUNT_SIGNALS, FREEZE_REQUESTS, IDENTITY_SIGNALS
+from streams.contracts import Rejection
+from streams.deadletter import dead_letter
+from streams.topics import ACCOUNT_SIGNALS, DEADLETTER, FREEZE_REQUESTS, IDENTITY_SIGNALS
 from topologies import runtime
 from topologies.app import Pipeline
 from topologies.sender import SendChannel
 
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.005
+# Opt-in reorder buffer for account signals (docs/runtime.md "Reorder buffer"): 0 = off.
+REORDER_HOLD_MS = int(os.environ.get("MULEGUARD_REORDER_HOLD_MS", "0"))
+
+
+def signal_time(event: object) -> int:
+    """A signal's event time read from its encoding (``["o",TS,...``) without decoding it all;
+    -1 (released first, then dead-lettered by decoding) for anything else."""
+    raw = event.value  # type: ignore[attr-defined]
+    try:
+        return int(raw[5:raw.index(b",", 5)])
+    except (TypeError, ValueError):
+        return -1
+
+
+def reorder_options() -> dict:
+    return {"order": signal_time, "hold_s": REORDER_HOLD_MS / 1000} if REORDER_HOLD_MS > 0 else {}
 
 
 def send_signals(p: Pipeline, channel: SendChannel, emits: list) -> None:
@@ -52,7 +72,8 @@ def register(p: Pipeline) -> None:
         3. send any freeze request. Per batch: 4. write each changed state once;
         5. tell other keyed states what changed."""
         staged, channel = runtime.StagedTable(p.accounts), p.sender.channel()
-        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[staged, channel]):
+        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[staged, channel],
+                                            **reorder_options()):
             started = time.perf_counter()
             consumed_accounts.inc(len(events))
             cache: dict[bytes, tuple[AccountState, object]] = {}
@@ -62,6 +83,9 @@ def register(p: Pipeline) -> None:
                 state = _load(cache, staged, event, key_bytes, AccountState)
                 key = key_bytes.decode()
                 signal = decode_signal(event.value)
+                if engine.is_late(state, signal):
+                    _dead_letter_late(p, channel, event, state, signal)
+                    continue
                 emits, hit = engine.update(state, key, signal, p.endpoints)
                 if hit is not None:
                     traced = decider.on_trace(state, hit)
@@ -105,6 +129,19 @@ def _load(cache: dict, staged: runtime.StagedTable, event: object, key: bytes, c
         return cache[key][0]
     raw = staged.get(event, key, None)
     return cls.from_bytes(raw) if raw else cls()  # type: ignore[attr-defined]
+
+
+def _dead_letter_late(p: Pipeline, channel: SendChannel, event: object, state: AccountState, signal: object,
+                      ) -> None:
+    """A transfer beyond the allowed lateness is not counted: it goes to dead-letter, visibly."""
+    message = event.message  # type: ignore[attr-defined]
+    behind_s = (state.last_event_ts_ms - signal.ts_ms) / 1000  # type: ignore[attr-defined]
+    rejection = Rejection("late_event", f"{behind_s:.0f} s behind the account's latest transfer; "
+                                        f"allowed lateness {ALLOWED_LATENESS_MS // 1000} s")
+    letter = dead_letter(event.value or b"", ACCOUNT_SIGNALS.name, message.partition, message.offset,  # type: ignore[attr-defined]
+                         rejection, int(time.time() * 1000))
+    channel.send(DEADLETTER.name, ACCOUNT_SIGNALS.name.encode(), codec.encode_dead_letter(letter))
+    p.metrics.events_rejected.labels(ACCOUNT_SIGNALS.name, "late_event").inc()
 
 
 def _act(p: Pipeline, channel: SendChannel, decision: Decision | None, ingest_ms: int) -> None:
