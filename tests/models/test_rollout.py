@@ -7,13 +7,13 @@ freeze requests it emits must follow each switch, and a mismatched model must be
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kafka_helpers import RunningWorker, consume_all, decoded, produce, settle
+from model_helpers import model_variant
 
 from features.replay import raw_records
 from models import registry
@@ -41,13 +41,6 @@ def _messages(world: Path) -> list[tuple[str, bytes, bytes]]:
     return [(topic, _key(topic, line), line) for topic, line in raw_records(world)]
 
 
-def _variant(model_dir: Path, out: Path, version: str, **changes: object) -> Path:
-    shutil.copytree(model_dir, out)
-    meta = json.loads((out / "meta.json").read_text())
-    meta.update(version=version, **changes)
-    (out / "meta.json").write_text(json.dumps(meta))
-    return out
-
 
 def _wait(what: str, condition, worker: RunningWorker, timeout_s: float = 90.0) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout_s
@@ -65,7 +58,7 @@ def _model_info(worker: RunningWorker, version: str) -> bool:
 def setup(model_dir: Path, tmp_path_factory) -> Iterator[dict]:
     work = tmp_path_factory.mktemp("rollout")
     first = registry.read_meta(model_dir).version
-    second = _variant(model_dir, work / "second", "m-second")
+    second = model_variant(model_dir, work / "second", "m-second")
     worlds = []
     for seed in (31, 32):  # two small worlds with disjoint accounts: one before, one after rollback
         worlds.append(work / f"world{seed}")
@@ -132,7 +125,7 @@ def test_promote_shadow_refuse_and_rollback_on_a_running_worker(setup: dict) -> 
     assert agreement["both_hold"] >= 1 and agreement["champion_only"] == agreement["challenger_only"] == 0
 
     # A model for another feature engine is refused; the worker keeps scoring with the current one.
-    bad = _variant(setup["second"], setup["work"] / "bad", "m-bad",
+    bad = model_variant(setup["second"], setup["work"] / "bad", "m-bad",
                    feature_names=list(reversed(registry.read_meta(setup["second"]).feature_names)))
     control.publish(broker.bootstrap, Change("promote", "m-bad", "m-second", bad))
     _wait("the refusal", lambda: worker.metric("muleguard_model_refused_total", reason="mismatch") >= 1, worker)

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from model_helpers import model_variant
 
 from models import registry, versions
 from topologies.cli import main
 
 
-def _variant(model_dir: Path, out: Path, version: str, **changes: object) -> Path:
-    shutil.copytree(model_dir, out)
-    meta = json.loads((out / "meta.json").read_text())
-    meta.update(version=version, **changes)
-    (out / "meta.json").write_text(json.dumps(meta))
-    return out
-
-
 def test_promote_and_rollback_move_the_current_model(model_dir: Path, tmp_path: Path) -> None:
     root = tmp_path / "registry"
     first = registry.read_meta(model_dir).version
-    second = _variant(model_dir, tmp_path / "b", "m-second")
+    second = model_variant(model_dir, tmp_path / "b", "m-second")
     change = versions.promote(root, str(model_dir))
     assert (change.version, change.previous) == (first, None)
     change = versions.promote(root, str(second))
@@ -45,10 +37,10 @@ def test_a_model_for_other_features_is_refused(model_dir: Path, tmp_path: Path) 
     root = tmp_path / "registry"
     versions.promote(root, str(model_dir))
     meta = registry.read_meta(model_dir)
-    bad = _variant(model_dir, tmp_path / "bad", "m-bad", feature_names=list(reversed(meta.feature_names)))
+    bad = model_variant(model_dir, tmp_path / "bad", "m-bad", feature_names=list(reversed(meta.feature_names)))
     with pytest.raises(registry.ModelMismatchError, match="retrain"):
         versions.promote(root, str(bad))
-    old_engine = _variant(model_dir, tmp_path / "old", "m-old", engine_version="0.1")
+    old_engine = model_variant(model_dir, tmp_path / "old", "m-old", engine_version="0.1")
     with pytest.raises(registry.ModelMismatchError, match="feature engine 0.1"):
         versions.promote(root, str(old_engine))
     assert versions.current(root) == meta.version
@@ -57,7 +49,7 @@ def test_a_model_for_other_features_is_refused(model_dir: Path, tmp_path: Path) 
 def test_models_cli_lists_promotes_and_rolls_back(model_dir: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     root = str(tmp_path / "registry")
-    second = _variant(model_dir, tmp_path / "b", "m-second")
+    second = model_variant(model_dir, tmp_path / "b", "m-second")
     assert main(["models", "promote", str(model_dir), "--registry", root]) == 0
     assert main(["models", "promote", str(second), "--registry", root]) == 0
     assert main(["models", "rollback", "--registry", root]) == 0
