@@ -33,8 +33,23 @@ $(PEERS)/.installed:
 bench: $(STAMP) $(PEERS)/.installed
 	QUIX_PYTHON=$(PEERS)/bin/python $(BIN)/python -m topologies.bench
 
-evaluate: $(STAMP)
-	$(BIN)/muleguard evaluate --data var/eval-data --model var/model
+# Held-out evaluation on a larger world: train on one simulated world, judge on another
+# (other seed), exactly as the live system decides. Each step is skipped when its output exists.
+EVAL := var/eval
+EVAL_WORLD := --accounts 20000 --days 3
+
+$(EVAL)/train/labels.csv: | $(STAMP)
+	$(BIN)/muleguard simulate --out $(EVAL)/train $(EVAL_WORLD) --seed 21
+
+$(EVAL)/held-out/labels.csv: | $(STAMP)
+	$(BIN)/muleguard simulate --out $(EVAL)/held-out $(EVAL_WORLD) --seed 22
+
+$(EVAL)/model/meta.json: $(EVAL)/train/labels.csv
+	$(BIN)/muleguard train --data $(EVAL)/train --labels $(EVAL)/train/labels.csv --out $(EVAL)/model
+
+evaluate: $(STAMP) $(EVAL)/model/meta.json $(EVAL)/held-out/labels.csv
+	$(BIN)/muleguard evaluate --data $(EVAL)/held-out --model $(EVAL)/model --report $(EVAL)/report.json
+	@cat $(EVAL)/report.json
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

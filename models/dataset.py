@@ -7,6 +7,7 @@ what a worker would have known then: nothing later can leak into it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,8 @@ class Rows:
                     [self.accounts[i] for i in idx], [self.event_ids[i] for i in idx])
 
 
-def build_rows(data_dir: str | Path, labels: dict[str, Label], until_ms: int | None = None) -> Rows:
+def build_rows(data_dir: str | Path, labels: dict[str, Label], until_ms: int | None = None,
+               progress: Callable[[int], None] | None = None) -> Rows:
     """Replay ``data_dir`` (events before ``until_ms``) and label every scored event."""
     vectors: list[np.ndarray] = []
     ys: list[int] = []
@@ -50,6 +52,8 @@ def build_rows(data_dir: str | Path, labels: dict[str, Label], until_ms: int | N
         times.append(signal.ts_ms)
         accounts.append(key)
         events.append(signal.transfer_id)
+        if progress is not None and len(ys) % 2000 == 0:
+            progress(len(ys))
         return []
 
     Replayer(on_scored=collect).run(data_dir, until_ms)

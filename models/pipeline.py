@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from features.engine import ENGINE_VERSION, FEATURE_NAMES
-from models import evaluate, registry
+from models import card, evaluate, registry
 from models.dataset import Rows, build_rows, fingerprint
 from models.labels import read_labels
+from models.progress import counter
 from models.registry import ModelMeta
 from models.train import train
 
 VALIDATION_SHARE = 0.3
+NUM_BOOST_ROUND = 250
 
 
 def temporal_split(rows: Rows, share: float = VALIDATION_SHARE) -> tuple[Rows, Rows]:
@@ -30,17 +32,24 @@ def temporal_split(rows: Rows, share: float = VALIDATION_SHARE) -> tuple[Rows, R
 def train_from_dir(
     data_dir: str | Path, labels_path: str | Path, out_dir: str | Path, *,
     until_ms: int | None = None, now_ms: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, bars: bool | None = None,
 ) -> ModelMeta:
+    """Train, choose thresholds, write model + manifest (``meta.json``) + model card to ``out_dir``.
+
+    ``bars``: progress bars on stderr (``None``: only when stderr is a terminal).
+    """
     say = progress or (lambda _msg: None)
     labels = read_labels(labels_path)
     say("replaying events through the feature engine")
-    rows = build_rows(data_dir, labels, until_ms)
+    with counter("replay", unit="rows", enabled=bars) as tick:
+        rows = build_rows(data_dir, labels, until_ms, progress=tick)
     if rows.y.sum() == 0:
         raise ValueError("no mule rows in the data: check the labels file matches the data directory")
     fit, valid = temporal_split(rows)
     say(f"training on {len(fit):,} rows ({int(fit.y.sum()):,} mule), validating on {len(valid):,}")
-    booster = train(fit.X, fit.y, X_valid=valid.X, y_valid=valid.y)
+    with counter("boosting", unit="rounds", total=NUM_BOOST_ROUND, enabled=bars) as tick:
+        booster = train(fit.X, fit.y, X_valid=valid.X, y_valid=valid.y, num_boost_round=NUM_BOOST_ROUND,
+                        on_round=tick)
     scores = booster.predict(valid.X, num_threads=2)
     best, truth = evaluate.per_account_max(valid.accounts, scores, valid.y)
     hold = evaluate.choose_threshold(best, truth, evaluate.HOLD_PRECISION)
@@ -58,4 +67,6 @@ def train_from_dir(
                  "best_iteration": booster.best_iteration, "rows": len(rows)},
     )
     registry.save(out_dir, booster, meta)
+    say("writing the model card")
+    card.write_card(out_dir, meta, booster, valid.y, scores, truth, best)
     return meta

@@ -8,13 +8,14 @@ features differ from the running engine's rather than score garbage.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 
 from features.engine import ENGINE_VERSION, FEATURE_NAMES
+from streams.timefmt import format_ts
 
 MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
@@ -39,6 +40,7 @@ class ModelMeta:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["feature_names"] = list(self.feature_names)
+        out["created"] = format_ts(self.created_ts_ms)  # for people; read_meta ignores it
         return out
 
 
@@ -56,10 +58,16 @@ def read_meta(model_dir: str | Path) -> ModelMeta:
         raise FileNotFoundError(f"{model_dir} is not a model directory (no {META_FILE})")
     raw = json.loads(path.read_text())
     raw["feature_names"] = tuple(raw["feature_names"])
-    return ModelMeta(**raw)
+    known = {f.name for f in fields(ModelMeta)}
+    return ModelMeta(**{k: v for k, v in raw.items() if k in known})  # newer manifests may say more
 
 
 def check_compatible(meta: ModelMeta) -> None:
+    """Refuse a model trained for another feature engine: its scores would be garbage."""
+    if meta.engine_version != ENGINE_VERSION and meta.feature_names == FEATURE_NAMES:
+        raise ModelMismatchError(
+            f"model {meta.version} was trained on feature engine {meta.engine_version}, this worker runs "
+            f"{ENGINE_VERSION} (same feature names, other meaning); retrain it with `muleguard train`")
     if meta.feature_names != FEATURE_NAMES:
         missing = sorted(set(FEATURE_NAMES) - set(meta.feature_names))
         extra = sorted(set(meta.feature_names) - set(FEATURE_NAMES))

@@ -13,6 +13,7 @@ from features.replay import Replayer, read_endpoints
 from features.signals import TransferIn, TransferOut
 from features.state import AccountState
 from features.trace import TraceHit
+from features.windows import DAY_MS
 from models.decision import Decider
 from models.policy import Decision, freeze_request
 from models.scorer import Scorer
@@ -24,7 +25,13 @@ class DecisionLog:
     holds: list[FreezeRequest] = field(default_factory=list)
     reviews: list[Decision] = field(default_factory=list)
     scored: int = 0
-    scores: list[tuple[str, float]] = field(default_factory=list)
+    # Per account: highest score and the event time of its last scored event (``keep_scores``).
+    best_scores: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # Accounts scored per event-time day (``keep_scores``): the "active accounts" denominator.
+    daily_active: dict[int, set[str]] = field(default_factory=dict)
+    # Event time at which each hold in ``holds`` took effect: the scored event for a model hold,
+    # the later of the traced credit and the report for a traced one (``event_ts`` is the report).
+    hold_times: list[int] = field(default_factory=list)
 
 
 def replay_decisions(
@@ -47,8 +54,10 @@ def replay_decisions(
             return emits
         log.scored += 1
         if keep_scores and outcome.probability is not None:
-            log.scores.append((key, outcome.probability))
-        _log(decision)
+            best = log.best_scores.get(key)
+            log.best_scores[key] = (max(outcome.probability, best[0] if best else 0.0), signal.ts_ms)
+            log.daily_active.setdefault(signal.ts_ms // DAY_MS, set()).add(key)
+        _log(decision, signal.ts_ms)
         if on_progress is not None and log.scored % 10_000 == 0:
             on_progress(log.scored)
         return emits
@@ -56,12 +65,13 @@ def replay_decisions(
     def on_trace(state: AccountState, hit: TraceHit) -> list[Emit]:
         outcome = decider.on_trace(state, hit)
         if from_ms is None or hit.report_ts_ms >= from_ms:
-            _log(outcome.decision)
+            _log(outcome.decision, max(hit.credit_ts_ms, hit.report_ts_ms))
         return outcome.emits
 
-    def _log(decision: Decision | None) -> None:
+    def _log(decision: Decision | None, at_ms: int) -> None:
         if decision is not None and decision.action == "hold":
             log.holds.append(freeze_request(decision, decision.event_ts_ms))
+            log.hold_times.append(at_ms)
         elif decision is not None:
             log.reviews.append(decision)
 

@@ -38,24 +38,32 @@ class Scorer:
 
     def __init__(self, model_dir: str | Path) -> None:
         self.model_dir = Path(model_dir)
-        self._booster: lgb.Booster | None = None
-        self._meta: ModelMeta | None = None
+        self._model: tuple[lgb.Booster, ModelMeta] | None = None  # one attribute: swapped in one step
 
     def load(self) -> Scorer:
-        self._booster, self._meta = registry.load(self.model_dir)
+        self._model = registry.load(self.model_dir)
         return self
+
+    def swap(self, other: Scorer) -> None:
+        """Take over ``other``'s loaded model: everyone holding this scorer scores with it from now.
+
+        Hot reload: the worker loads the new model aside (slow), then swaps in its event loop
+        between batches, so a batch never mixes two models.
+        """
+        self._model = other._model
+        self.model_dir = other.model_dir
 
     @property
     def booster(self) -> lgb.Booster:
-        if self._booster is None:
+        if self._model is None:
             raise RuntimeError("Scorer.load() must be called before scoring")
-        return self._booster
+        return self._model[0]
 
     @property
     def meta(self) -> ModelMeta:
-        if self._meta is None:
+        if self._model is None:
             raise RuntimeError("Scorer.load() must be called before reading its model's metadata")
-        return self._meta
+        return self._model[1]
 
     @property
     def version(self) -> str:

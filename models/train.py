@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
@@ -36,8 +37,13 @@ def train(
     X: np.ndarray, y: np.ndarray, params: dict[str, Any] | None = None, *,
     X_valid: np.ndarray | None = None, y_valid: np.ndarray | None = None,
     num_boost_round: int = 250, early_stopping_rounds: int = 30,
+    on_round: Callable[[int], None] | None = None,
 ) -> lgb.Booster:
-    """Fit a binary model; mules are rare, so positives are up-weighted (``scale_pos_weight``)."""
+    """Fit a binary model; mules are rare, so positives are up-weighted (``scale_pos_weight``).
+
+    With validation rows, boosting stops once their loss has not improved for
+    ``early_stopping_rounds`` rounds (the temporal split: later days).
+    """
     if len(y) == 0 or y.min() == y.max():
         raise ValueError("training rows need both mule and non-mule examples")
     chosen = {**DEFAULT_PARAMS, **(params or {})}
@@ -48,5 +54,7 @@ def train(
     if X_valid is not None and y_valid is not None and len(y_valid) and y_valid.min() != y_valid.max():
         valid_sets = [_dataset(X_valid, y_valid, reference=train_set)]
         callbacks = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
+    if on_round is not None:
+        callbacks.append(lambda env: on_round(env.iteration + 1))
     return lgb.train(chosen, train_set, num_boost_round=num_boost_round,
                      valid_sets=valid_sets, callbacks=callbacks)

@@ -52,9 +52,13 @@ IDENTITY_SIGNALS = TopicSpec(
     "muleguard.identity-signals.v1", "phone, device or national-ID hash", "internal", None,
     doc="Repartition: calls, SIM changes and account links keyed by a pseudonymised identity.",
 )
+CONTROL = TopicSpec(
+    "muleguard.control.v1", "model", "internal", None, partitions=1,
+    doc="Model rollout: promote, rollback and shadow commands; every worker reads all of it.",
+)
 
 INPUT_TOPICS: tuple[TopicSpec, ...] = (TRANSFERS, TELECOM, REGISTRY, VICTIM_REPORTS)
 OUTPUT_TOPICS: tuple[TopicSpec, ...] = (FREEZE_REQUESTS, DEADLETTER)
-INTERNAL_TOPICS: tuple[TopicSpec, ...] = (ACCOUNT_SIGNALS, IDENTITY_SIGNALS)
+INTERNAL_TOPICS: tuple[TopicSpec, ...] = (ACCOUNT_SIGNALS, IDENTITY_SIGNALS, CONTROL)
 ALL_TOPICS: tuple[TopicSpec, ...] = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL_TOPICS}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 
@@ -32,6 +33,7 @@ class Pipeline:
     scorer: Scorer
     metrics: Metrics
     endpoints: frozenset[str] = frozenset()
+    rollout: Any = None  # topologies.control.Rollout: hot model swaps and the shadow challenger
     _sender: ConfluentSender | None = None
 
     @property
@@ -60,7 +62,7 @@ def _table(app: faust.App, name: str, settings: WorkerSettings) -> faust.Table:
 def create_app(settings: WorkerSettings, scorer: Scorer | None = None, metrics: Metrics = METRICS) -> Pipeline:
     from features.replay import read_endpoints
     from features.state import STATE_VERSION
-    from topologies import runtime, views
+    from topologies import control, runtime, views
     from topologies.agents import ingest, score
 
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
@@ -94,6 +96,7 @@ def create_app(settings: WorkerSettings, scorer: Scorer | None = None, metrics: 
         endpoints=read_endpoints(settings.endpoints_path),
     )
     metrics.model_info.info({"version": pipeline.scorer.version})
+    pipeline.rollout = control.register(pipeline)
     ingest.register(pipeline)
     score.register(pipeline)
     views.register(pipeline)

@@ -106,7 +106,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from models.pipeline import train_from_dir
 
     until = _parse_time(args.until, "--until") if args.until else None
-    meta = train_from_dir(args.data, args.labels, args.out, until_ms=until, progress=_progress("train"))
+    meta = train_from_dir(args.data, args.labels, args.out, until_ms=until, progress=_progress("train"),
+                          bars=args.progress)
     v = meta.metrics["validation"]
     _say(f"model {meta.version} -> {args.out}")
     _say(f"validation: PR-AUC {v['pr_auc']:.3f}, hold precision {v['precision']:.3f}, "
@@ -202,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--until", help="only events before this time (RFC 3339 or epoch ms)")
+    p.add_argument("--progress", action="store_true", default=None,
+                   help="progress bars on stderr (default: only when stderr is a terminal)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("replay", help="the freeze requests the live worker would emit")
@@ -209,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_replay)
+
+    from topologies import cli_models
+
+    cli_models.register(sub)
 
     p = sub.add_parser("bench", help="benchmarks")
     bench = p.add_subparsers(dest="bench_command", required=True)

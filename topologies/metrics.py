@@ -42,6 +42,14 @@ class Metrics:
         self.scores = Histogram(
             "muleguard_scores", "Model scores of scored events.", ["model_version"], buckets=SCORE_BUCKETS, registry=r)
         self.model_info = Info("muleguard_model", "The model currently scoring.", registry=r)
+        self.model_switches = Counter(
+            "muleguard_model_switches_total", "Models taken into use from control messages.", ["action"], registry=r)
+        self.model_refused = Counter(
+            "muleguard_model_refused_total", "Control messages whose model was refused (old model kept).", ["reason"], registry=r)
+        self.shadow_decisions = Counter(
+            "muleguard_shadow_decisions_total", "Would-be decisions of the shadow challenger (never emitted).", ["model_version", "action"], registry=r)
+        self.shadow_agreement = Counter(
+            "muleguard_shadow_agreement_total", "Champion vs shadow challenger hold decisions on the same events.", ["outcome"], registry=r)
         self.accounts_in_state = Gauge(
             "muleguard_feature_state_accounts", "Accounts with feature state, per partition.", ["partition"], registry=r)
         self.last_event_ts = Gauge(

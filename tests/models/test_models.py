@@ -71,11 +71,27 @@ def test_scoring_before_load_fails_loudly(model_dir: Path) -> None:
         Scorer(model_dir).score_one(np.zeros(len(FEATURE_NAMES)))
 
 
-def test_training_works_on_transfers_only(train_world: Path, tmp_path: Path) -> None:
+def test_model_directory_holds_manifest_and_card(model_dir: Path) -> None:
+    manifest = json.loads((model_dir / "meta.json").read_text())
+    for key in ("feature_names", "engine_version", "data_fingerprint", "hold_threshold", "review_threshold",
+                "metrics", "created_ts_ms", "created"):
+        assert manifest[key] not in (None, "", []), key
+    assert manifest["metrics"]["best_iteration"] < 250  # early stopping on the later days
+    card = (model_dir / "card.md").read_text()
+    assert manifest["version"] in card and f"{manifest['hold_threshold']:.4f}" in card
+    for plot in ("pr_curve.png", "score_distribution.png", "feature_importance.png", "calibration.png"):
+        assert f"]({plot})" in card
+        assert (model_dir / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot
+
+
+def test_training_works_on_transfers_only(train_world: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(train_world / "bank.transfers.v1.jsonl", data)
-    meta = train_from_dir(data, train_world / "labels.csv", tmp_path / "model")
+    meta = train_from_dir(data, train_world / "labels.csv", tmp_path / "model", bars=True)
+    assert "boosting" in capsys.readouterr().err  # progress bars when asked
+    assert (tmp_path / "model" / "card.md").is_file()
     rows = build_rows(data, read_labels(train_world / "labels.csv"))
     for name in ("account_age_days", "sim_change_days", "risky_call_min_ago", "phone_calls_24h"):
         column = rows.X[:, FEATURE_NAMES.index(name)]

@@ -64,7 +64,6 @@ def register(p: Pipeline) -> None:
     account_stage = m.stage_seconds.labels("account_batch")
     consumed_accounts = m.events_consumed.labels(ACCOUNT_SIGNALS.name)
     consumed_identities = m.events_consumed.labels(IDENTITY_SIGNALS.name)
-    scores = m.scores.labels(p.scorer.version)
 
     @p.app.agent(p.topics[ACCOUNT_SIGNALS.name], name="accounts")
     async def accounts(stream: StreamT) -> None:
@@ -76,6 +75,7 @@ def register(p: Pipeline) -> None:
                                             **reorder_options()):
             started = time.perf_counter()
             consumed_accounts.inc(len(events))
+            scores = m.scores.labels(p.scorer.version)  # per batch: a promoted model swaps in between batches
             cache: dict[bytes, tuple[AccountState, object]] = {}
             outbox: list = []
             for event in events:
@@ -92,7 +92,9 @@ def register(p: Pipeline) -> None:
                     emits += traced.emits
                     _act(p, channel, traced.decision, signal.ingest_ms)
                 if engine.is_scored(signal):
-                    outcome = decider.on_scored(key, state, signal, engine.vector(state, signal))  # type: ignore[arg-type]
+                    vector = engine.vector(state, signal)  # type: ignore[arg-type]
+                    outcome = decider.on_scored(key, state, signal, vector)  # type: ignore[arg-type]
+                    p.rollout.observe(outcome, vector)  # shadow challenger: counted, never emitted
                     emits += outcome.emits
                     if outcome.probability is not None:
                         scores.observe(outcome.probability)

@@ -1,0 +1,153 @@
+"""Promote, shadow and roll back against a RUNNING worker on a real broker, no restart.
+
+One worker process; the registry CLI sends control messages; the worker's /metrics and the
+freeze requests it emits must follow each switch, and a mismatched model must be refused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka_helpers import RunningWorker, consume_all, decoded, produce, settle
+from model_helpers import model_variant
+
+from features.replay import raw_records
+from models import registry
+from models.versions import Change
+from streams.simulator import sink
+from streams.simulator.calibration import WorldConfig
+from streams.simulator.world import World
+from streams.topics import FREEZE_REQUESTS, TRANSFERS
+from topologies import control
+from topologies.broker import EmbeddedBroker, free_port
+from topologies.cli import main
+from topologies.worker import spawn_worker, stop_process, wait_ready
+
+pytestmark = pytest.mark.integration
+
+
+def _key(topic: str, line: bytes) -> bytes:
+    obj = json.loads(line)
+    if topic == TRANSFERS.name:
+        return f"{obj['src_bank']}:{obj['src_account']}".encode()
+    return str(obj.get("msisdn_a") or f"{obj.get('bank')}:{obj.get('account')}").encode()
+
+
+def _messages(world: Path) -> list[tuple[str, bytes, bytes]]:
+    return [(topic, _key(topic, line), line) for topic, line in raw_records(world)]
+
+
+
+def _wait(what: str, condition, worker: RunningWorker, timeout_s: float = 90.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert worker.alive(), f"worker died while waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def _model_info(worker: RunningWorker, version: str) -> bool:
+    return worker.metric("muleguard_model_info", version=version) == 1.0
+
+
+@pytest.fixture(scope="module")
+def setup(model_dir: Path, tmp_path_factory) -> Iterator[dict]:
+    work = tmp_path_factory.mktemp("rollout")
+    first = registry.read_meta(model_dir).version
+    second = model_variant(model_dir, work / "second", "m-second")
+    worlds = []
+    for seed in (31, 32):  # two small worlds with disjoint accounts: one before, one after rollback
+        worlds.append(work / f"world{seed}")
+        sink.write_dir(World(WorldConfig(accounts=600, days=0.5, seed=seed)), worlds[-1])
+    with EmbeddedBroker(log_path=work / "broker.log") as broker:
+        port = free_port()
+        process = spawn_worker(broker.url, model_dir, work / "state", port, work / "worker.log")
+        try:
+            wait_ready(port, 120, process)
+            yield {"broker": broker, "worker": RunningWorker(process, port, work / "worker.log"),
+                   "registry": work / "registry", "first": first, "second": second, "worlds": worlds,
+                   "work": work, "model_dir": model_dir}
+        finally:
+            stop_process(process)
+
+
+def _audit(bootstrap: str) -> list[dict]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    spec = control._audit_spec()
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{time.time_ns()}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(spec.name, n, 0) for n in range(spec.partitions)])
+    out, last = [], time.monotonic()
+    try:
+        while time.monotonic() - last < 3:
+            message = consumer.poll(0.2)
+            if message is not None and not message.error():
+                out.append(json.loads(message.value()))
+                last = time.monotonic()
+    finally:
+        consumer.close()
+    return out
+
+
+def test_promote_shadow_refuse_and_rollback_on_a_running_worker(setup: dict) -> None:
+    broker, worker, root = setup["broker"], setup["worker"], str(setup["registry"])
+    first, inputs = setup["first"], 0
+    assert _model_info(worker, first)
+    # Registry only (no broker): the worker is not told and keeps its model.
+    assert main(["models", "promote", str(setup["model_dir"]), "--registry", root]) == 0
+    # Promote through the broker: the worker switches without a restart.
+    assert main(["models", "promote", str(setup["second"]), "--registry", root, "--broker", broker.url]) == 0
+    _wait("the promoted model", lambda: _model_info(worker, "m-second"), worker)
+    # The first model runs in shadow: scored and counted, never emitted.
+    assert main(["models", "shadow", first, "--registry", root, "--broker", broker.url]) == 0
+    _wait("the shadow", lambda: worker.metric("muleguard_model_switches_total", action="shadow") >= 1, worker)
+
+    world = _messages(setup["worlds"][0])
+    produce(broker.bootstrap, world)
+    inputs += len(world)
+    settle(worker, inputs)
+    requests = decoded(consume_all(broker.bootstrap, FREEZE_REQUESTS.name))
+    model_holds = [r for r in requests if r["reason"] == "model"]
+    assert model_holds, "the world should give the model something to hold"
+    assert {r["model_version"] for r in model_holds} == {"m-second"}
+    assert worker.metric("muleguard_scores_count", model_version="m-second") > 0
+    shadowed = worker.metric("muleguard_shadow_decisions_total", model_version=first)
+    assert shadowed > 0
+    agreement = {o: worker.metric("muleguard_shadow_agreement_total", outcome=o)
+                 for o in ("both_hold", "champion_only", "challenger_only", "neither")}
+    assert sum(agreement.values()) == shadowed
+    # Champion and challenger are the same booster: they must agree on every event.
+    assert agreement["both_hold"] >= 1 and agreement["champion_only"] == agreement["challenger_only"] == 0
+
+    # A model for another feature engine is refused; the worker keeps scoring with the current one.
+    bad = model_variant(setup["second"], setup["work"] / "bad", "m-bad",
+                   feature_names=list(reversed(registry.read_meta(setup["second"]).feature_names)))
+    control.publish(broker.bootstrap, Change("promote", "m-bad", "m-second", bad))
+    _wait("the refusal", lambda: worker.metric("muleguard_model_refused_total", reason="mismatch") >= 1, worker)
+    assert _model_info(worker, "m-second") and not _model_info(worker, "m-bad")
+    assert "trained on other features" in setup["worker"].log.read_text()
+
+    # Roll back: the first model scores again, and new freeze requests carry it.
+    assert main(["models", "rollback", "--registry", root, "--broker", broker.url]) == 0
+    _wait("the rollback", lambda: _model_info(worker, first), worker)
+    before = {r["request_id"] for r in requests}
+    world = _messages(setup["worlds"][1])
+    produce(broker.bootstrap, world)
+    inputs += len(world)
+    settle(worker, inputs)
+    later = [r for r in decoded(consume_all(broker.bootstrap, FREEZE_REQUESTS.name))
+             if r["request_id"] not in before and r["reason"] == "model"]
+    assert later, "the second world should give the model something to hold"
+    assert {r["model_version"] for r in later} == {first}
+
+    audit = _audit(broker.bootstrap)
+    kinds = [(a["kind"], a["subject"]) for a in audit]
+    assert ("model_promotion", "m-second") in kinds and ("model_rollback", first) in kinds
+    for record in audit:
+        assert set(record) == {"audit_id", "kind", "ts", "subject", "request_id", "details"}
+        assert record["ts"].endswith("+07:00")
