@@ -35,8 +35,6 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 # (topologies/metrics.py). Name -> Prometheus type. Tests accept these names; the live
 # test shows panels over them as skipped, with this reason, while they stay absent.
 PLANNED_METRICS: dict[str, str] = {
-    "muleguard_score_psi": "gauge",  # {model_version}
-    "muleguard_shadow_agreement_ratio": "gauge",
     "muleguard_cases": "gauge",  # {status}
     "muleguard_trace_hops": "histogram",
 }
@@ -504,8 +502,10 @@ def _fraud_model() -> Row:
               [Target("sum by (le) (increase(muleguard_scores_bucket[$__interval]))", "{{le}}",
                       fmt="heatmap")], kind="heatmap"),
         Panel("Shadow vs champion agreement",
-              "Share of decisions on which the shadow model agrees with the champion.",
-              [Target("min(muleguard_shadow_agreement_ratio)", "agreement")],
+              "Share of scored events on which the shadow challenger's decision (hold or not) "
+              "agrees with the champion's (never emitted; see docs/models.md).",
+              [Target('sum(rate(muleguard_shadow_agreement_total{outcome=~"both_hold|neither"}[$__rate_interval]))'
+                      ' / sum(rate(muleguard_shadow_agreement_total[$__rate_interval]))', "agreement")],
               unit="percentunit", minimum=0, maximum=1, threshold_lines=True,
               thresholds=[("red", None), ("orange", 0.9), ("green", 0.98)]),
         Panel("Model version in service", "Workers per model version.",

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from features.engine import ENGINE_VERSION, FEATURE_NAMES
-from models import card, evaluate, registry
+from models import card, drift, evaluate, registry
 from models.dataset import Rows, build_rows, fingerprint
 from models.labels import read_labels
 from models.progress import counter
@@ -64,7 +64,8 @@ def train_from_dir(
         hold_threshold=hold.threshold, review_threshold=min(review.threshold, hold.threshold),
         created_ts_ms=created, trained_until_ms=until_ms, data_fingerprint=data_hash,
         metrics={"validation": report.as_dict(), "hold_recall": hold.recall,
-                 "best_iteration": booster.best_iteration, "rows": len(rows)},
+                 "best_iteration": booster.best_iteration, "rows": len(rows),
+                 "score_reference": drift.reference(scores)},
     )
     registry.save(out_dir, booster, meta)
     say("writing the model card")

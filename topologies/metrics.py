@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 
+from models.drift import SCORE_BUCKETS  # the model card's reference uses the same buckets
+
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 class Metrics:
@@ -54,6 +55,9 @@ class Metrics:
             "muleguard_feature_state_accounts", "Accounts with feature state, per partition.", ["partition"], registry=r)
         self.last_event_ts = Gauge(
             "muleguard_last_event_timestamp_seconds", "Event time of the newest input per topic.", ["topic"], registry=r)
+        self.score_psi = Gauge(
+            "muleguard_score_psi", "Population stability index of live scores against the model's validation scores.",
+            ["model_version"], registry=r)
         self.consumer_lag = Gauge(
             "muleguard_consumer_lag_messages",
             "Messages not yet processed and committed, per assigned partition (see consumer_health.py).",

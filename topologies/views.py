@@ -5,6 +5,7 @@ from __future__ import annotations
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from models import drift
 from topologies.app import Pipeline
 from topologies.consumer_health import RecoveryClock, consumer_lag
 
@@ -35,6 +36,14 @@ def register(p: Pipeline) -> None:
             p.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
 
     @app.timer(interval=GAUGE_INTERVAL_S)
+    async def score_drift() -> None:
+        """PSI of this worker's live scores (since start) against the model card's reference."""
+        meta = p.scorer.meta
+        value = live_psi(p.metrics, meta.version, meta.metrics.get("score_reference"))
+        if value is not None:
+            p.metrics.score_psi.labels(meta.version).set(value)
+
+    @app.timer(interval=GAUGE_INTERVAL_S)
     async def count_state() -> None:
         """Accounts with feature state per local partition (RocksDB's own estimate: no scans)."""
         for partition, count in _state_sizes(p.accounts).items():
@@ -58,6 +67,18 @@ def register(p: Pipeline) -> None:
             ready = assigned and not app.rebalancing
             return self.json({"ready": ready, "model_version": p.scorer.version},
                              status=200 if ready else 503)
+
+
+def live_psi(metrics: object, version: str, reference: list[float] | None) -> float | None:
+    """PSI from the ``muleguard_scores`` histogram of ``version``; None without data or reference."""
+    if not reference:
+        return None
+    cumulative = [sample.value for family in metrics.scores.collect() for sample in family.samples  # type: ignore[attr-defined]
+                  if sample.name.endswith("_bucket") and sample.labels.get("model_version") == version]
+    shares = drift.shares_from_cumulative(cumulative) if cumulative else None
+    if shares is None or len(shares) != len(reference):
+        return None
+    return drift.psi(reference, shares)
 
 
 def _state_sizes(table: object) -> dict[int, int]:

@@ -143,7 +143,7 @@ def test_fraud_operations_view_covers_what_the_issue_asks_for() -> None:
         "muleguard_held_amount_thb_total",
         "muleguard_trace_hops",
         "muleguard_score_psi",
-        "muleguard_shadow_agreement_ratio",
+        "muleguard_shadow_agreement_total",
     ):
         assert needed in metrics, needed
     titles = " ".join(p["title"] for p in ph.panels(ph.dashboards()["muleguard-fraud-ops.json"]))

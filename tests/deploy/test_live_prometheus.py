@@ -52,18 +52,26 @@ def prometheus(worker: RunningWorker, tmp_path_factory):
         ph.stop(server.process)
 
 
-# Series the panels need that only appear with traffic: the first dead letters, reviews and
-# holds (with amounts). The first hold comes about a third into the stream, so the test waits
-# for these instead of for the whole stream to be processed.
+# Series the panels need that only appear with traffic: the first dead letters, reviews, holds
+# (with amounts), shadow decisions and score drift. The first hold comes about a third into the
+# stream, so the test waits for these instead of for the whole stream to be processed.
 NEEDS_TRAFFIC = ("muleguard_events_rejected_total", "muleguard_review_decisions_total",
-                 "muleguard_freeze_requests_total", "muleguard_held_amount_thb_total")
+                 "muleguard_freeze_requests_total", "muleguard_held_amount_thb_total",
+                 "muleguard_shadow_agreement_total", "muleguard_score_psi")
 
 
 @pytest.fixture(scope="module")
-def traffic(module_broker, worker: RunningWorker, prometheus: ph.PrometheusServer):
-    """Two malformed transfers, then a simulated world streamed with `muleguard simulate
-    --broker` (as the compose file does); returns the wall-clock window (start, end) in which
-    Prometheus has seen every series of NEEDS_TRAFFIC. The stream keeps flowing afterwards."""
+def traffic(module_broker, worker: RunningWorker, prometheus: ph.PrometheusServer, model_dir, tmp_path_factory):
+    """The worker's model also runs as its own shadow challenger (so the agreement panel has
+    data), then two malformed transfers, then a simulated world streamed with `muleguard
+    simulate --broker` (as the compose file does); returns the wall-clock window (start, end)
+    in which Prometheus has seen every series of NEEDS_TRAFFIC. The stream keeps flowing."""
+    from topologies.cli import main
+
+    registry = str(tmp_path_factory.mktemp("registry"))
+    assert main(["models", "promote", str(model_dir), "--registry", registry]) == 0
+    assert main(["models", "shadow", json.loads((model_dir / "meta.json").read_text())["version"],
+                 "--registry", registry, "--broker", module_broker.url]) == 0
     started = time.time()
     produce(module_broker.bootstrap, [
         ("bank.transfers.v1", b"k", b"{this is not json"),
