@@ -70,15 +70,12 @@ def _write_labels(world: World, path: Path) -> int:
     return rows
 
 
-ENDPOINT_KINDS = ("cashout_endpoint", "merchant", "payroll")
-
-
 def write_endpoints(world: World, path: Path) -> int:
-    """The allow-list the AOC would keep: cash-out endpoints, merchants and payroll payers.
+    """The allow-list the AOC would keep: cash-out endpoints, registered merchants, payroll payers.
 
     Tracing stops at these and flags them for review instead of holding them.
     """
-    rows = [(bank, account, kind) for bank, account, _, _, kind in world.labels() if kind in ENDPOINT_KINDS]
+    rows = list(world.allow_list())
     with path.open("w", encoding="utf-8") as fh:
         fh.write("bank,account,kind\n")
         fh.writelines(f"{bank},{account},{kind}\n" for bank, account, kind in rows)

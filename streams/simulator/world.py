@@ -18,7 +18,7 @@ import numpy as np
 
 from streams.simulator import legit, wire
 from streams.simulator import scenarios as sc
-from streams.simulator.calibration import WorldConfig
+from streams.simulator.calibration import DAY_MS, WorldConfig
 from streams.simulator.columns import (
     NONE,
     OWN,
@@ -33,8 +33,10 @@ from streams.simulator.layering import Layering, plan_scams
 from streams.simulator.population import (
     CASHOUT,
     INF_MS,
-    KINDS,
+    KIND_LABELS,
     MULE_KINDS,
+    NEW_ACCOUNT_LABEL,
+    NORMAL,
     Population,
     build_population,
 )
@@ -108,15 +110,26 @@ class World:
         """``(bank, account, is_mule, mule_since_ts_ms | None, kind)`` for every account."""
         pop = self.population
         since = pop.mule_since.tolist()
-        for i, kind in enumerate(pop.kind.tolist()):
+        new = (pop.kind == NORMAL) & (pop.opened_ts > self.config.start_ts_ms - 30 * DAY_MS)
+        for i, (kind, is_new) in enumerate(zip(pop.kind.tolist(), new.tolist(), strict=True)):
             is_mule = int(kind in MULE_KINDS)
             yield (
                 pop.bank_str[i],
                 pop.acct_str[i],
                 is_mule,
                 since[i] if is_mule else None,
-                KINDS[kind],
+                NEW_ACCOUNT_LABEL if is_new else KIND_LABELS[kind],
             )
+
+    def allow_list(self) -> Iterator[tuple[str, str, str]]:
+        """``(bank, account, kind)`` the AOC keeps: cash-out endpoints, registered merchants, payroll.
+
+        Street vendors on personal accounts and other honest pass-through accounts are not on
+        it: tracing and the model must cope with them.
+        """
+        pop = self.population
+        for i in np.flatnonzero(pop.registered).tolist():
+            yield pop.bank_str[i], pop.acct_str[i], KIND_LABELS[int(pop.kind[i])]
 
     def cases(self) -> list[dict[str, Any]]:
         """Ground truth per scam case; runs the world once if ``events()`` was not exhausted."""
@@ -224,6 +237,9 @@ class World:
             legit.payroll_runs(pop, day, rng),
             legit.rent_collection(pop, day, rng),
             legit.group_collections(pop, day, rng),
+            legit.big_credits(pop, day, rng, senders),
+            legit.reseller_orders(pop, day, rng),
+            legit.small_credits(pop, day, rng),
         ]
         parts.append(legit.merchant_settlements(pop, day, rng, self._keep_legit(purchases, day)))
         transfers = self._keep_legit(concat_transfers(parts), day)

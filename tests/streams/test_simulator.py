@@ -26,11 +26,11 @@ DECODERS = {
     VICTIM_REPORTS.name: codec.decode_report,
 }
 KINDS = {
-    "normal",
+    "ordinary",
+    "new_account",
+    "pass_through",
     "merchant",
     "payroll",
-    "rent_collector",
-    "group_organiser",
     "shared_device",
     "cashout_endpoint",
     "mule",
