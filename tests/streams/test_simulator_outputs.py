@@ -51,20 +51,28 @@ def test_report_from_directory_equals_report_from_world(world: World, tmp_path: 
     assert calibration_report(tmp_path) == calibration_report(world)
 
 
-def test_single_rules_fire_on_honest_accounts() -> None:
-    """Brief's hard negatives: every single mule rule catches a real share of legit accounts."""
+# The least share of active honest accounts each single mule rule must flag on a small world.
+# Brief: merchants with huge fan-in, payroll and agents with fan-out, families sharing one
+# device, people who legitimately pass money on, new accounts. Below these the world is too
+# easy: a model could learn one rule instead of the combination.
+MIN_LEGIT_MATCHING = {"pass-through": 0.04, "fan-in": 0.01, "new account": 0.02, "shared device": 0.08}
+
+
+def test_single_rules_fire_on_many_honest_accounts() -> None:
+    """Every single mule rule flags a real share of honest accounts, and mostly innocents."""
     rows = calibration_report(World(WorldConfig(accounts=5_000, days=2.0, scam_cases_per_day=30.0)))
     by_metric = {r.metric: r for r in rows}
     assert len(rows) == len(by_metric)
+
+    def row(rule: str, what: str) -> float:
+        return next(r.realised for m, r in by_metric.items() if m.startswith(f"rule {rule}") and what in m)
+
     for rule in RULES:
-        legit = next(
-            r for m, r in by_metric.items() if m.startswith(f"rule {rule}") and "legit" in m
-        )
-        mules = next(
-            r for m, r in by_metric.items() if m.startswith(f"rule {rule}") and "mules" in m
-        )
-        assert legit.realised > 0.005, legit
-        assert mules.realised < 1.0, mules
+        assert row(rule, "legit accounts matching") >= MIN_LEGIT_MATCHING[rule], rule
+        assert row(rule, "mules matching") < 1.0, rule
+        assert row(rule, "matched accounts that are mules") < 0.5, rule  # most hits innocent
+    # mules without a shared device exist, so the device rule alone misses many
+    assert by_metric["active mules on a device no other account uses"].realised >= 0.2
     assert by_metric["calls per scam SIM per active day (median)"].realised > 100
 
 
