@@ -162,10 +162,26 @@ class Population:
     n_msisdn: int
     n_cells: int
     salt: int
+    _json_parts: tuple[list[str], list[str]] | None = None
 
     @property
     def n(self) -> int:
         return len(self.kind)
+
+    def json_parts(self) -> tuple[list[str], list[str]]:
+        """Per account, the wire JSON ``"src_bank":"..","src_account":".."`` and the dst twin.
+
+        Built once, on first use (a few hundred MB at a million accounts would be too much to
+        hold twice, so only the file formatter asks for it).
+        """
+        if self._json_parts is None:
+            src = [
+                f'"src_bank":"{b}","src_account":"{a}"'
+                for b, a in zip(self.bank_str, self.acct_str, strict=True)
+            ]
+            dst = [s.replace('"src_', '"dst_') for s in src]
+            self._json_parts = (src, dst)
+        return self._json_parts
 
     def alloc_msisdn(self, count: int) -> np.ndarray:
         """Fresh phone-number indices (scam SIMs are allocated after the population)."""
