@@ -46,6 +46,19 @@ def test_write_dir_layout(world: World, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "config.json").read_text())["seed"] == 5
 
 
+def test_write_dir_is_the_same_bytes_for_any_worker_count(world: World, tmp_path: Path) -> None:
+    """Files are formatted in forked workers; they must equal the ``records()`` lines exactly."""
+    written = {}
+    for workers in (1, 2, 3):
+        out = tmp_path / f"w{workers}"
+        write_dir(world, out, workers=workers)
+        written[workers] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert written[1] == written[2] == written[3]
+    for spec in INPUT_TOPICS:
+        lines = [line for topic, _, _, line in world.records() if topic == spec.name]
+        assert written[2][f"{spec.name}.jsonl"].decode() == "".join(f"{line}\n" for line in lines)
+
+
 def test_report_from_directory_equals_report_from_world(world: World, tmp_path: Path) -> None:
     write_dir(world, tmp_path)
     assert calibration_report(tmp_path) == calibration_report(world)
