@@ -64,13 +64,30 @@ class WorldConfig:
     payroll_share: float = 0.003  # assumed: employers paying salaries (brief: fan-out negative)
     rent_collector_share: float = 0.004  # assumed; brief: "rent collection" passes money on
     group_organiser_share: float = 0.004  # assumed; brief: "group payments" pass money on
-    shared_device_share: float = 0.03  # assumed: families on one phone (brief: hard negative)
-    mule_share: float = 0.01  # brief: 582,548 mules / 121 M accounts ~0.5%; doubled for training
+    merchant_registered_share: float = 0.5  # assumed: the rest are street vendors taking QR
+    # payments on a personal account, so they are not on the AOC allow-list (endpoints.csv)
+    reseller_share: float = 0.006  # assumed: dropshippers/online resellers (brief: "people who
+    # legitimately pass money on"): fan-in from first-time buyers, forwarded within the hour
+    shared_device_share: float = 0.07  # assumed: families on one phone (brief: hard negative)
+    # Family size on one device; overlaps a careful herder's 2-6 accounts per handset.
+    family_size_p: tuple[tuple[int, float], ...] = (
+        (2, 0.25),
+        (3, 0.30),
+        (4, 0.22),
+        (5, 0.12),
+        (6, 0.07),
+        (8, 0.04),
+    )
+    family_shares_phone: float = 0.4
+    # brief: 582,548 mules / 121 M accounts ~0.5%, about one mule per 1.5 cases. Cases are
+    # boosted for training (see scam_cases_per_day), so mules are too, or each would carry
+    # dozens of cases and move sums no honest account moves.
+    mule_share: float = 0.025
     crypto_exchange_count: int = 4  # brief: cash-out "via crypto exchanges"
     gold_shop_count: int = 6  # brief: cash-out "via shops with fake sales"
     person_accounts_p: tuple[float, float, float] = (0.80, 0.15, 0.05)  # assumed: 1/2/3 accounts
     # brief: 121 M deposit accounts for 64.8 M SIM holders, i.e. most people have a few.
-    new_account_share: float = 0.02  # assumed: legit accounts opened in the 30 days before start
+    new_account_share: float = 0.05  # assumed: legit accounts opened in the 30 days before start
     opened_in_world_share_per_day: float = 0.0005  # assumed: accounts opened while the world runs
     account_age_mean_days: float = 1_500.0  # assumed: mean age of established accounts
 
@@ -98,6 +115,16 @@ class WorldConfig:
     large_purchase_amount_thb: tuple[float, float] = (30_000.0, 0.8)
     crypto_buy_amount_thb: tuple[float, float] = (3_000.0, 1.0)
     gold_buy_amount_thb: tuple[float, float] = (15_000.0, 0.7)
+    # Big honest credits (a car or land sale, family support, a loan from a relative) and what
+    # the receiver does with them: often pays a dealer/hospital/school within hours.
+    big_credit_per_day: float = 0.012  # assumed, per account
+    big_credit_amount_thb: tuple[float, float] = (25_000.0, 1.0)
+    big_credit_passed_on: float = 0.5  # share of receivers who pay >=80% on the same day
+    big_credit_cash_share: float = 0.25  # of those, drawn as cash at ATMs
+    big_credit_pass_delay_min: tuple[float, float] = (60.0, 1.2)  # lognormal median, sigma
+    # brief "small test transfers" are not mule-only: people send 1 THB to check a new payee.
+    honest_test_transfer_share: float = 0.25  # of payments to a first-time payee >= 5,000 THB
+    small_credit_per_day: float = 0.03  # assumed: 1-9 THB cashback, refunds, interest, checks
     salary_monthly_thb: tuple[float, float] = (15_000.0, 0.5)  # assumed: Thai median wage
     rent_monthly_thb: tuple[float, float] = (4_000.0, 0.4)  # assumed: room/condo rent
     group_share_thb: tuple[float, float] = (1_000.0, 0.6)  # assumed: trip/chit-fund share
@@ -113,6 +140,11 @@ class WorldConfig:
     group_pay_probability: float = 0.85
     merchant_settle_probability: float = 0.5  # merchant pays a supplier on a given day
     merchant_settle_share: tuple[float, float] = (0.3, 0.98)  # of the day's takings
+    reseller_orders_per_day: float = 10.0  # assumed: buyers paying one reseller per day
+    reseller_order_thb: tuple[float, float] = (700.0, 0.9)
+    reseller_forward_share: tuple[float, float] = (0.80, 0.95)  # supplier's price / sale price
+    reseller_per_order_share: float = 0.6  # forwards order by order, else one evening batch
+    reseller_delay_min: tuple[float, float] = (15.0, 1.3)  # lognormal median minutes, sigma
 
     # --- legitimate telecom ------------------------------------------------------------------
     calls_per_person_day: float = 0.5  # assumed; only the contact structure matters
@@ -187,8 +219,14 @@ class WorldConfig:
     mules_per_ring: float = 40.0  # assumed: one herder/gang controls tens of accounts
     mule_active_before_start: float = 0.6  # the rest are recruited while the world runs
     mule_legit_stops: float = 0.5  # recruited owner stops using the account
-    gang_operated_share: float = 0.5  # recruited account re-bound to the gang's phone (assumed)
-    herder_devices: tuple[int, int] = (1, 3)  # brief: one phone/device behind many accounts
+    gang_operated_share: float = 0.35  # recruited account re-bound to the gang's phone (assumed);
+    # the rest are solo recruits moving money from their own, old phone
+    # brief: one phone/device behind many accounts. Careful herders keep 2-6 per handset.
+    herder_accounts_per_device: tuple[float, float] = (2.0, 6.0)
+    careless_ring_share: float = 0.2  # the whole ring on one or two handsets
+    dormant_own_device_share: float = 0.5  # a woken dormant account on a fresh handset of its own
+    herd_test_share: float = 0.6  # new mules tested with 1-10 THB before use
+    mule_accounts_per_person_p: tuple[float, float, float] = (0.55, 0.30, 0.15)  # assumed
     first_hop_collector_share: float = 0.6  # hop 1 is a scam_collector, else any ring mule
     # brief: "through 1-5+ hops"; P(depth = 1..5).
     hop_depth_p: tuple[float, ...] = (0.15, 0.30, 0.25, 0.18, 0.12)

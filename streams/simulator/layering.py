@@ -31,6 +31,7 @@ from streams.simulator.scenarios import (
     fan_out,
     forward_delay_ms,
     herd_activation,
+    least_used,
     repeated_payment_case,
     victim_report,
 )
@@ -108,6 +109,7 @@ def plan_scams(pop: Population) -> tuple[list[CasePlan], ScamSims]:
     )
 
     plans: list[CasePlan] = []
+    load: dict[int, int] = {}  # first-hop accounts' cases so far: gangs rotate them
     r = random.Random(cfg.seed * 1_000_003 + 3)
     for case_no, (t, scam_type, sim_row) in enumerate(
         zip(times, case_types, sim_row_of, strict=True)
@@ -120,10 +122,10 @@ def plan_scams(pop: Population) -> tuple[list[CasePlan], ScamSims]:
         ring_no = r.choices(range(len(pop.rings)), weights=ring_w)[0]
         sim = int(sims.msisdn[sim_row]) if sim_row >= 0 else -1
         if scam_type == "call_centre":
-            plan = call_centre_case(r, pop, case_no, t, victim, ring_no, sim, sims, sim_row)
+            plan = call_centre_case(r, pop, case_no, t, victim, ring_no, sim, sims, sim_row, load)
         else:
             plan = repeated_payment_case(
-                r, pop, case_no, scam_type, t, victim, ring_no, sim, sims, sim_row
+                r, pop, case_no, scam_type, t, victim, ring_no, sim, sims, sim_row, load
             )
         plan.report = victim_report(r, cfg, scam_type, max(p[0] for p in plan.payments))
         plans.append(plan)
@@ -141,6 +143,7 @@ class Layering:
         self.cases = [_Case(plan) for plan in plans]
         self.pending: dict[tuple[int, int], int] = defaultdict(int)
         self.report_seq = 0
+        self.load: dict[int, int] = {}  # later-hop mules' cases so far (see scenarios.least_used)
         for case in self.cases:
             plan = case.plan
             for ts, dst, amount, channel in plan.payments:
@@ -268,7 +271,7 @@ class Layering:
             and pop.opened_ts[a] < ts
         ]
         if fresh:
-            return self.r.choice(fresh)
+            return least_used(self.r, fresh, self.load)
         return self.r.choice(existing) if existing else None
 
     def _report(self, ts: int, case_no: int, out: list[tuple[int, str, dict[str, Any]]]) -> None:

@@ -204,6 +204,7 @@ def large_first_time_purchases(
         channel,
         np.where(channel == CH_INTERNET, NONE, OWN),
     )
+    transfers = with_test_transfers(rng, transfers, cfg.honest_test_transfer_share)
     called = np.flatnonzero(rng.random(len(src)) < cfg.sales_call_before_large_purchase)
     call_ts = ts[called] - rng.integers(5 * MINUTE_MS, 40 * MINUTE_MS, size=len(called))
     keep = call_ts >= day.t0
@@ -216,6 +217,148 @@ def large_first_time_purchases(
         rng.lognormal(math.log(240), 0.6, len(called)).astype(np.int32),
     )
     return transfers, calls
+
+
+def with_test_transfers(rng: np.random.Generator, t: TransferCols, share: float) -> TransferCols:
+    """Add a 1-10 THB check a few minutes before some big payments to a first-time payee.
+
+    Brief mule signal "small test transfers": honest people do it too, before paying a
+    stranger a large sum, so a test credit alone cannot mark a mule.
+    """
+    picked = np.flatnonzero((t.amount >= 500_000) & (rng.random(len(t)) < share))
+    tests = TransferCols.make(
+        t.ts[picked] - rng.integers(MINUTE_MS, 15 * MINUTE_MS, size=len(picked)),
+        t.src[picked],
+        t.dst[picked],
+        rng.integers(1, 11, size=len(picked)) * 100,
+        t.channel[picked],
+        t.device[picked],
+        t.msisdn[picked],
+    )
+    return concat_transfers([t, tests])
+
+
+def big_credits(
+    pop: Population, day: Day, rng: np.random.Generator, senders: np.ndarray
+) -> TransferCols:
+    """Large honest credits (car sale, family support) that the receiver often pays on at once.
+
+    Brief hard negatives: "people who legitimately pass money on" and "occasional large
+    purchases to first-time payees": a big credit followed within hours by a debit of >=80%
+    of it is exactly the pass-through rule, done by an ordinary person.
+    """
+    cfg = pop.cfg
+    src = _senders(rng, pop, cfg.big_credit_per_day, senders)
+    k = pop.contacts.shape[1]
+    dst = pop.contacts[src, rng.integers(0, k, size=len(src))]
+    stranger = rng.random(len(src)) < 0.3  # a buyer paying a seller
+    dst[stranger] = rng.choice(pop.people, size=int(stranger.sum()))
+    ts = times_local(rng, len(src), day, 8.0, 20.0)
+    amount = thb_amounts(rng, cfg.big_credit_amount_thb, len(src), 0.9)
+    credits = TransferCols.make(
+        ts, src, dst, amount, _pick(rng, (CH_MOBILE, CH_INTERNET), (0.8, 0.2), len(src))
+    )
+    on = np.flatnonzero(rng.random(len(src)) < cfg.big_credit_passed_on)
+    median, sigma = cfg.big_credit_pass_delay_min
+    delay = (rng.lognormal(math.log(median), sigma, len(on)) * MINUTE_MS).astype(np.int64)
+    out_thb = amount[on] * rng.uniform(0.8, 1.0, len(on)) // 10_000  # whole hundreds of THB
+    # Paid on to 1-3 payees (a dealer, a hospital, relatives), or drawn as cash at ATMs in
+    # <=20,000 THB pieces, like a mule's cash-out.
+    cash = (rng.random(len(on)) < cfg.big_credit_cash_share) & (out_thb <= 1_000)
+    parts = np.where(cash, np.ceil(out_thb / 200), rng.integers(1, 4, len(on))).astype(np.int64)
+    parts = np.maximum(1, np.minimum(parts, out_thb.astype(np.int64)))
+    row = np.repeat(np.arange(len(on)), parts)
+    piece = np.repeat(out_thb.astype(np.int64) // parts, parts) * 10_000
+    gap = (np.arange(len(row)) - np.repeat(np.cumsum(parts) - parts, parts)) * rng.integers(
+        60_000, 400_000, size=len(row)
+    )
+    is_cash = cash[row]
+    payee = np.where(
+        rng.random(len(row)) < 0.6,
+        rng.choice(pop.merchants, size=len(row)),
+        rng.choice(pop.people, size=len(row)),
+    )
+    passed = TransferCols.make(
+        ts[on][row] + np.maximum(delay, 30_000)[row] + gap,
+        dst[on][row],
+        np.where(is_cash, pop.cash_atm[pop.bank[dst[on][row]]], payee),
+        piece,
+        np.where(is_cash, CH_ATM, _pick(rng, (CH_MOBILE, CH_PROMPTPAY), (0.7, 0.3), len(row))),
+        np.where(is_cash, NONE, OWN),
+        np.where(is_cash, NONE, OWN),
+    )
+    return concat_transfers([credits, with_test_transfers(rng, passed, cfg.honest_test_transfer_share)])
+
+
+def small_credits(pop: Population, day: Day, rng: np.random.Generator) -> TransferCols:
+    """1-9 THB credits (cashback, refunds, a friend checking the account) to ordinary people."""
+    dst = _senders(rng, pop, pop.cfg.small_credit_per_day, pop.people)
+    from_shop = rng.random(len(dst)) < 0.6
+    src = np.where(
+        from_shop, rng.choice(pop.billers, size=len(dst)), rng.choice(pop.people, size=len(dst))
+    )
+    return TransferCols.make(
+        times_by_hour(rng, len(dst), day, pop.cfg.diurnal),
+        src,
+        dst,
+        rng.integers(1, 10, size=len(dst)) * 100,
+        np.where(from_shop, CH_OTHER, CH_PROMPTPAY),
+        np.where(from_shop, NONE, OWN),
+        np.where(from_shop, NONE, OWN),
+    )
+
+
+def reseller_orders(pop: Population, day: Day, rng: np.random.Generator) -> TransferCols:
+    """Dropshippers: many first-time buyers pay, 80-95% goes on to a supplier within the hour.
+
+    Fan-in from strangers, fast pass-through and many small debits: three mule rules at once
+    on an honest account. Each reseller's habit (order by order or one evening batch, its
+    margin) is fixed by its index so it is stable across days.
+    """
+    cfg = pop.cfg
+    res = pop.resellers
+    if not len(res):
+        return TransferCols.empty()
+    factor = cfg.weekend_factor if day.weekend else 1.0
+    counts = rng.poisson(cfg.reseller_orders_per_day * factor * pop.activity[res])
+    which = np.repeat(np.arange(len(res)), counts)
+    ts = times_by_hour(rng, len(which), day, cfg.diurnal)
+    amount = thb_amounts(rng, cfg.reseller_order_thb, len(which), 0.3)
+    orders = TransferCols.make(
+        ts,
+        rng.choice(pop.people, size=len(which)),
+        res[which],
+        amount,
+        _pick(rng, (CH_PROMPTPAY, CH_MOBILE), (0.7, 0.3), len(which)),
+    )
+    golden = (np.arange(len(res)) * 0.6180339887) % 1.0
+    per_order = ((np.arange(len(res)) * 0.7548776662) % 1.0) < cfg.reseller_per_order_share
+    lo, hi = cfg.reseller_forward_share
+    margin = lo + (hi - lo) * golden
+    median, sigma = cfg.reseller_delay_min
+    one = np.flatnonzero(per_order[which])
+    delay = (rng.lognormal(math.log(median), sigma, len(one)) * MINUTE_MS).astype(np.int64)
+    supplier = pop.suppliers[which[one], rng.integers(0, 2, size=len(one))]
+    singles = TransferCols.make(
+        ts[one] + np.maximum(delay, 20_000),
+        res[which[one]],
+        supplier,
+        np.maximum(100, (amount[one] * margin[which[one]]).astype(np.int64)),
+        CH_MOBILE,
+    )
+    batch = np.flatnonzero(~per_order)
+    total = np.bincount(which, weights=amount, minlength=len(res))[batch]
+    batch = batch[total > 0]
+    batched = TransferCols.make(
+        times_local(rng, len(batch), day, 20.0, 23.5),
+        res[batch],
+        pop.suppliers[batch, 0],
+        (np.bincount(which, weights=amount, minlength=len(res))[batch] * margin[batch]).astype(
+            np.int64
+        ),
+        CH_INTERNET,
+    )
+    return concat_transfers([orders, singles, batched])
 
 
 def cash_withdrawals(
@@ -429,11 +572,11 @@ def merchant_settlements(
 def contact_calls(pop: Population, day: Day, rng: np.random.Generator) -> TelecomCols:
     """Calls and SMS among contacts, from home cells, on each person's own handset."""
     cfg = pop.cfg
-    persons = np.arange(pop.n_persons)
     primary = pop.p_primary
+    persons = np.flatnonzero(primary >= 0)
     out = []
     for kind, rate in ((K_CALL, cfg.calls_per_person_day), (K_SMS, cfg.sms_per_person_day)):
-        who = np.repeat(persons, rng.poisson(rate * pop.activity[primary]))
+        who = np.repeat(persons, rng.poisson(rate * pop.activity[primary[persons]]))
         k = pop.contacts.shape[1]
         callee_acc = pop.contacts[primary[who], rng.integers(0, k, size=len(who))]
         a, b = pop.p_msisdn[who], pop.p_msisdn[pop.person[callee_acc]]

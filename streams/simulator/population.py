@@ -37,6 +37,9 @@ BANK_WEIGHTS: tuple[tuple[str, float], ...] = (
 )
 BANK_CODES: tuple[str, ...] = tuple(b for b, _ in BANK_WEIGHTS)
 
+# Internal role codes. Several honest roles share one ground-truth label (``KIND_LABELS``):
+# the evaluation splits innocents by ``merchant``, ``payroll``, ``shared_device`` and
+# ``pass_through``, the brief's hard negatives.
 KINDS: tuple[str, ...] = (
     "normal",
     "merchant",
@@ -49,6 +52,7 @@ KINDS: tuple[str, ...] = (
     "herder_mule",
     "dormant_mule",
     "scam_collector",
+    "reseller",
 )
 (
     NORMAL,
@@ -62,7 +66,23 @@ KINDS: tuple[str, ...] = (
     HERDER_MULE,
     DORMANT_MULE,
     SCAM_COLLECTOR,
+    RESELLER,
 ) = range(len(KINDS))
+KIND_LABELS: tuple[str, ...] = (
+    "ordinary",
+    "merchant",
+    "payroll",
+    "pass_through",  # rent collector
+    "pass_through",  # group organiser
+    "shared_device",
+    "cashout_endpoint",
+    "mule",
+    "herder_mule",
+    "dormant_mule",
+    "scam_collector",
+    "pass_through",  # reseller / dropshipper
+)
+NEW_ACCOUNT_LABEL = "new_account"  # an ordinary account opened <30 days before it shows up
 MULE_KINDS = frozenset({MULE, HERDER_MULE, DORMANT_MULE, SCAM_COLLECTOR})
 CASHOUT_METHODS: tuple[str, ...] = ("atm", "counter", "crypto", "shop")
 
@@ -132,6 +152,9 @@ class Population:
     call_centres: np.ndarray  # msisdn indices of business call centres
     call_centre_rate: np.ndarray
     rings: list[Ring]
+    registered: np.ndarray  # bool: on the AOC allow-list (registered merchants, payroll, cash)
+    resellers: np.ndarray  # dropshippers: pass each order on to a supplier within the hour
+    suppliers: np.ndarray  # (resellers, 2) account indices
     acct_str: list[str]
     bank_str: list[str]
     n_persons: int
@@ -139,10 +162,26 @@ class Population:
     n_msisdn: int
     n_cells: int
     salt: int
+    _json_parts: tuple[list[str], list[str]] | None = None
 
     @property
     def n(self) -> int:
         return len(self.kind)
+
+    def json_parts(self) -> tuple[list[str], list[str]]:
+        """Per account, the wire JSON ``"src_bank":"..","src_account":".."`` and the dst twin.
+
+        Built once, on first use (a few hundred MB at a million accounts would be too much to
+        hold twice, so only the file formatter asks for it).
+        """
+        if self._json_parts is None:
+            src = [
+                f'"src_bank":"{b}","src_account":"{a}"'
+                for b, a in zip(self.bank_str, self.acct_str, strict=True)
+            ]
+            dst = [s.replace('"src_', '"dst_') for s in src]
+            self._json_parts = (src, dst)
+        return self._json_parts
 
     def alloc_msisdn(self, count: int) -> np.ndarray:
         """Fresh phone-number indices (scam SIMs are allocated after the population)."""
@@ -244,6 +283,7 @@ def build_population(cfg: WorldConfig) -> Population:  # noqa: PLR0915 - one rec
     employers = take(_count(cfg.payroll_share, n, 2), PAYROLL)
     collectors = take(_count(cfg.rent_collector_share, n, 2), RENT_COLLECTOR)
     organisers = take(_count(cfg.group_organiser_share, n, 2), GROUP_ORGANISER)
+    resellers = take(_count(cfg.reseller_share, n, 2), RESELLER)
     n_mules = _count(cfg.mule_share, n, 8)
     mules = take(n_mules, MULE)
     shared = take(_count(cfg.shared_device_share, n, 3), SHARED_DEVICE)
@@ -278,18 +318,29 @@ def build_population(cfg: WorldConfig) -> Population:  # noqa: PLR0915 - one rec
     singles = np.setdiff1d(np.arange(2 * nb, n, dtype=np.int32), normal)
     person[singles] = np.arange(next_person, next_person + len(singles))
     n_persons = next_person + len(singles)
+    # Mules come in people too: a nominee opens accounts at two or three banks, a recruit
+    # rents out all of his. One ID behind several accounts is then not an honest-only trait.
+    by_ring = mules[np.argsort(ring[mules], kind="stable")]
+    m_sizes = rng.choice(3, size=len(by_ring), p=np.array(cfg.mule_accounts_per_person_p)) + 1
+    m_group = np.repeat(np.arange(len(m_sizes)), m_sizes)[: len(by_ring)]
+    m_first = np.unique(m_group, return_index=True)[1]
+    person[by_ring] = person[by_ring[m_first]][m_group]
     p_msisdn = np.arange(n_persons, dtype=np.int32)
     p_device = np.arange(n_persons, dtype=np.int32)
     n_cells = max(50, n // 40)
     p_cell = rng.integers(0, n_cells, size=n_persons).astype(np.int32)
-    # families of 3-4 share one device (and half of them one phone): brief hard negative
-    fam_sizes = rng.integers(3, 5, size=len(shared))
+    # families share one device (and some of them one phone): brief hard negative. Sizes
+    # overlap the herders' 2-6 accounts per phone, so the count alone cannot tell them apart.
+    fam_w = np.array([w for _, w in cfg.family_size_p])
+    fam_sizes = np.array([k for k, _ in cfg.family_size_p])[
+        rng.choice(len(fam_w), size=len(shared), p=fam_w / fam_w.sum())
+    ]
     fam_id = np.repeat(np.arange(len(shared)), fam_sizes)[: len(shared)]
     firsts = np.unique(fam_id, return_index=True)[1]
     head_person = person[shared[firsts]][fam_id]
     p_device[person[shared]] = p_device[head_person]
     p_cell[person[shared]] = p_cell[head_person]
-    share_phone = rng.random(len(firsts)) < 0.5
+    share_phone = rng.random(len(firsts)) < cfg.family_shares_phone
     same_phone = share_phone[fam_id]
     p_msisdn[person[shared[same_phone]]] = p_msisdn[head_person[same_phone]]
     n_devices = n_persons
@@ -301,7 +352,7 @@ def build_population(cfg: WorldConfig) -> Population:  # noqa: PLR0915 - one rec
     # --- opening dates -------------------------------------------------------------------------
     age = 30 * DAY_MS + rng.exponential(cfg.account_age_mean_days * DAY_MS, size=n)
     opened = (start - age).astype(np.int64)
-    candidates = np.concatenate([normal, shared, employers, collectors, organisers])
+    candidates = np.concatenate([normal, shared, employers, collectors, organisers, resellers])
     is_new = candidates[rng.random(len(candidates)) < cfg.new_account_share]
     opened[is_new] = start - rng.integers(HOUR_MS, 30 * DAY_MS, size=len(is_new))
     in_world_p = min(0.5, cfg.opened_in_world_share_per_day * cfg.days)
@@ -359,7 +410,13 @@ def build_population(cfg: WorldConfig) -> Population:  # noqa: PLR0915 - one rec
     methods_p = np.array([p for _, p in cfg.cashout_mix])
     for r in range(ring_count):
         members = mules[ring[mules] == r]
-        k_dev = int(rng.integers(cfg.herder_devices[0], cfg.herder_devices[1] + 1))
+        # A careful herder keeps a few accounts per handset (like a family); a careless one
+        # runs the whole ring from one or two phones.
+        if rng.random() < cfg.careless_ring_share:
+            k_dev = int(rng.integers(1, 3))
+        else:
+            per = rng.uniform(*cfg.herder_accounts_per_device)
+            k_dev = max(1, int(np.ceil(len(members) * 0.6 / per)))
         devices = list(range(n_devices, n_devices + k_dev))
         n_devices += k_dev
         phones = list(range(n_msisdn, n_msisdn + k_dev))
@@ -379,7 +436,11 @@ def build_population(cfg: WorldConfig) -> Population:  # noqa: PLR0915 - one rec
                 msisdn_old[acc] = msisdn_new[acc] = phones[int(rng.integers(k_dev))]
             elif kind[acc] == DORMANT_MULE:  # sold: wakes up on the buyer's phone
                 change_ts[acc] = mule_since[acc]
-                dev_new[acc] = devices[int(rng.integers(k_dev))]
+                if rng.random() < cfg.dormant_own_device_share:  # a fresh handset of its own
+                    dev_new[acc] = n_devices
+                    n_devices += 1
+                else:
+                    dev_new[acc] = devices[int(rng.integers(k_dev))]
                 if rng.random() < 0.5:
                     msisdn_new[acc] = phones[int(rng.integers(k_dev))]
             elif (
@@ -467,6 +528,15 @@ def build_population(cfg: WorldConfig) -> Population:  # noqa: PLR0915 - one rec
     linked = rng.choice(merchants, size=n_cc // 2, replace=False)
     msisdn_old[linked] = msisdn_new[linked] = call_centres[: len(linked)]
 
+    registered = np.zeros(n, dtype=bool)
+    registered[:n_endpoints] = True
+    registered[employers] = True
+    registered[billers] = True
+    registered[shop_merchants[rng.random(len(shop_merchants)) < cfg.merchant_registered_share]] = True
+    suppliers = np.stack(
+        [rng.choice(merchants, size=len(resellers)), rng.choice(people, size=len(resellers))], axis=1
+    ).astype(np.int32)
+
     has_identity = person >= 0
     pop = Population(
         cfg=cfg,
@@ -504,6 +574,9 @@ def build_population(cfg: WorldConfig) -> Population:  # noqa: PLR0915 - one rec
         call_centres=call_centres,
         call_centre_rate=call_centre_rate,
         rings=rings,
+        registered=registered,
+        resellers=resellers.astype(np.int32),
+        suppliers=suppliers,
         acct_str=account_numbers(n, salt),
         bank_str=[BANK_CODES[b] for b in bank.tolist()],
         n_persons=n_persons,

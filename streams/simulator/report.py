@@ -37,6 +37,7 @@ FAN_IN_PAYERS = 10
 FAN_IN_WINDOW_MS = 24 * HOUR_MS
 NEW_ACCOUNT_MS = 30 * DAY_MS
 SHARED_DEVICE_ACCOUNTS = 3
+HARD_NEGATIVE_KINDS = ("merchant", "payroll", "shared_device", "pass_through", "new_account")
 
 
 class Row(NamedTuple):
@@ -342,15 +343,32 @@ def _account_rows(f: _Facts) -> list[Row]:
         "shared device (>=3 accounts)": _shared_device(f),
     }
     rows.append(_outgoing_row(f, src, ts))
+    shared = rules["shared device (>=3 accounts)"]
+    rows.append(
+        Row(
+            "active mules on a device no other account uses",
+            round(float((~shared[mules]).mean()), 3) if mules.any() else float("nan"),
+            "a real share (solo recruits, woken accounts on a new phone)",
+            "the shared-device rule cannot see these",
+        )
+    )
+    kinds = np.array(f.kinds)
     for name, flags in rules.items():
         legit_rate = float(flags[legit].mean()) if legit.any() else float("nan")
         mule_rate = float(flags[mules].mean()) if mules.any() else float("nan")
+        matched = int(flags[legit].sum()) + int(flags[mules].sum())
+        by_kind = ", ".join(
+            f"{k} {float(flags[legit & (kinds == k)].mean()):.0%}"
+            for k in HARD_NEGATIVE_KINDS
+            if (legit & (kinds == k)).any()
+        )
         rows.append(
             Row(
                 f"rule {name}: legit accounts matching",
                 round(legit_rate, 4),
-                "> 0 (hard negatives)",
-                f"{int(flags[legit].sum())} of {int(legit.sum())} active legit accounts",
+                "substantial (hard negatives)",
+                f"{int(flags[legit].sum())} of {int(legit.sum())} active legit accounts; "
+                f"by kind: {by_kind}",
             )
         )
         rows.append(
@@ -359,6 +377,14 @@ def _account_rows(f: _Facts) -> list[Row]:
                 round(mule_rate, 4),
                 "well below 1 alone",
                 f"{int(flags[mules].sum())} of {int(mules.sum())} active mules",
+            )
+        )
+        rows.append(
+            Row(
+                f"rule {name}: matched accounts that are mules",
+                round(int(flags[mules].sum()) / matched, 4) if matched else float("nan"),
+                "< 0.5 (most hits innocent)",
+                "what freezing on this rule alone would do",
             )
         )
     return rows

@@ -30,6 +30,7 @@ from streams.simulator.columns import (
 )
 from streams.simulator.legit import (
     Day,
+    big_credits,
     bill_payments,
     business_call_centres,
     cash_withdrawals,
@@ -43,6 +44,7 @@ from streams.simulator.legit import (
     p2p_among_contacts,
     payroll_runs,
     rent_collection,
+    reseller_orders,
     sim_lifecycle,
 )
 from streams.simulator.population import (
@@ -64,6 +66,8 @@ __all__ = [
     "rent_collection",
     "group_collections",
     "merchant_settlements",
+    "big_credits",
+    "reseller_orders",
     "contact_calls",
     "business_call_centres",
     "sim_lifecycle",
@@ -194,7 +198,22 @@ def split_amount(
     return out
 
 
-def pick_first_hop(r: random.Random, cfg: WorldConfig, pop: Population, ring: Ring, ts: int) -> int:
+def least_used(r: random.Random, candidates: list[int], load: dict[int, int]) -> int:
+    """A random candidate among those that carried the fewest cases so far.
+
+    Gangs rotate accounts: a mule is used for a case or two, then dropped before it draws
+    attention (brief: 582,548 mules for ~887,000 cases). Without rotation a few mules would
+    carry every case and move sums no honest account does.
+    """
+    low = min(load.get(a, 0) for a in candidates)
+    chosen = r.choice([a for a in candidates if load.get(a, 0) == low])
+    load[chosen] = low + 1
+    return chosen
+
+
+def pick_first_hop(
+    r: random.Random, cfg: WorldConfig, pop: Population, ring: Ring, ts: int, load: dict[int, int]
+) -> int:
     """The "safe account": mostly a rented collector account, otherwise any ready ring mule."""
     ready = [
         a
@@ -203,9 +222,9 @@ def pick_first_hop(r: random.Random, cfg: WorldConfig, pop: Population, ring: Ri
     ]
     collectors = [a for a in ready if pop.kind[a] == SCAM_COLLECTOR]
     if collectors and (r.random() < cfg.first_hop_collector_share or len(ready) == len(collectors)):
-        return r.choice(collectors)
+        return least_used(r, collectors, load)
     others = [a for a in ready if pop.kind[a] != SCAM_COLLECTOR]
-    return r.choice(others or ready or ring.members.tolist())
+    return least_used(r, others or ready or ring.members.tolist(), load)
 
 
 def call_centre_case(
@@ -218,6 +237,7 @@ def call_centre_case(
     sim: int,
     sims: ScamSims,
     sim_row: int,
+    load: dict[int, int],
 ) -> CasePlan:
     """Impersonation call from a farm SIM, then within minutes one or a burst of transfers."""
     cfg = pop.cfg
@@ -233,8 +253,8 @@ def call_centre_case(
             )
         )
     amounts = split_amount(r, case_loss_satang(r, cfg, "call_centre"), n)
-    dst = pick_first_hop(r, cfg, pop, ring, t0)
-    second = pick_first_hop(r, cfg, pop, ring, t0)
+    dst = pick_first_hop(r, cfg, pop, ring, t0, load)
+    second = pick_first_hop(r, cfg, pop, ring, t0, load)
     payments = []
     if r.random() < cfg.victim_test_transfer_share:
         payments.append(
@@ -276,6 +296,7 @@ def repeated_payment_case(
     sim: int,
     sims: ScamSims,
     sim_row: int,
+    load: dict[int, int],
 ) -> CasePlan:
     """Investment, romance or loan-fee scam: repeated payments over hours to weeks."""
     cfg = pop.cfg
@@ -293,11 +314,11 @@ def repeated_payment_case(
         else None
     )
     amounts = split_amount(r, case_loss_satang(r, cfg, scam_type), n, weights)
-    dst = pick_first_hop(r, cfg, pop, ring, t0)
+    dst = pick_first_hop(r, cfg, pop, ring, t0, load)
     payments = []
     for ts, amount in zip(times, amounts, strict=True):
         if r.random() < 0.5:
-            dst = pick_first_hop(r, cfg, pop, ring, ts)
+            dst = pick_first_hop(r, cfg, pop, ring, ts, load)
         payments.append((ts, dst, amount, r.choice((CH_MOBILE, CH_PROMPTPAY))))
     telecom: list[tuple[int, int, int, int, int, int, int]] = []
     if sim >= 0:  # loan-fee lure: SMS then a call from a farm SIM
@@ -435,7 +456,7 @@ def herd_activation(
         for a in ring.members.tolist()
         if a != mule and pop.mule_since[a] < ts and pop.opened_ts[a] < ts
     ]
-    if not ready:
+    if not ready or r.random() >= cfg.herd_test_share:
         return []
     ctrl = r.choice(ready)
     amount = r.randint(*cfg.test_transfer_thb) * 100

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +24,18 @@ PROGRESS_EVERY = 10_000
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
-def write_dir(world: World, out_dir: str | Path) -> dict[str, int]:
-    """Write every topic, the labels, the cases and the config; return lines per file."""
+def default_workers() -> int:
+    """Formatting processes for ``write_dir``: one per core the process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def write_dir(world: World, out_dir: str | Path, workers: int | None = None) -> dict[str, int]:
+    """Write every topic, the labels, the cases and the config; return lines per file.
+
+    Topic files are formatted by ``workers`` processes (default: one per core), a chunk of
+    one topic's rows at a time, and written in order, so the bytes do not depend on the
+    number of workers; at most a few chunks are in flight, so memory stays bounded.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     counts = {f"{t.name}.jsonl": 0 for t in INPUT_TOPICS}
@@ -32,19 +43,10 @@ def write_dir(world: World, out_dir: str | Path) -> dict[str, int]:
         t.name: (out / f"{t.name}.jsonl").open("w", encoding="utf-8", buffering=1 << 20)
         for t in INPUT_TOPICS
     }
-    buffers: dict[str, list[str]] = {name: [] for name in handles}
     try:
-        for topic, _, _, line in world.records():
-            buf = buffers[topic]
-            buf.append(line)
-            if len(buf) >= 8192:
-                handles[topic].write("\n".join(buf) + "\n")
-                counts[f"{topic}.jsonl"] += len(buf)
-                buf.clear()
-        for name, buf in buffers.items():
-            if buf:
-                handles[name].write("\n".join(buf) + "\n")
-                counts[f"{name}.jsonl"] += len(buf)
+        for topic, lines, text in world.topic_texts(default_workers() if workers is None else workers):
+            handles[topic].write(text)
+            counts[f"{topic}.jsonl"] += lines
     finally:
         for fh in handles.values():
             fh.close()
@@ -70,15 +72,12 @@ def _write_labels(world: World, path: Path) -> int:
     return rows
 
 
-ENDPOINT_KINDS = ("cashout_endpoint", "merchant", "payroll")
-
-
 def write_endpoints(world: World, path: Path) -> int:
-    """The allow-list the AOC would keep: cash-out endpoints, merchants and payroll payers.
+    """The allow-list the AOC would keep: cash-out endpoints, registered merchants, payroll payers.
 
     Tracing stops at these and flags them for review instead of holding them.
     """
-    rows = [(bank, account, kind) for bank, account, _, _, kind in world.labels() if kind in ENDPOINT_KINDS]
+    rows = list(world.allow_list())
     with path.open("w", encoding="utf-8") as fh:
         fh.write("bank,account,kind\n")
         fh.writelines(f"{bank},{account},{kind}\n" for bank, account, kind in rows)

@@ -10,6 +10,8 @@ replays the same world from the seed.
 from __future__ import annotations
 
 import json
+import multiprocessing
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +20,7 @@ import numpy as np
 
 from streams.simulator import legit, wire
 from streams.simulator import scenarios as sc
-from streams.simulator.calibration import WorldConfig
+from streams.simulator.calibration import DAY_MS, WorldConfig
 from streams.simulator.columns import (
     NONE,
     OWN,
@@ -33,8 +35,10 @@ from streams.simulator.layering import Layering, plan_scams
 from streams.simulator.population import (
     CASHOUT,
     INF_MS,
-    KINDS,
+    KIND_LABELS,
     MULE_KINDS,
+    NEW_ACCOUNT_LABEL,
+    NORMAL,
     Population,
     build_population,
 )
@@ -108,15 +112,26 @@ class World:
         """``(bank, account, is_mule, mule_since_ts_ms | None, kind)`` for every account."""
         pop = self.population
         since = pop.mule_since.tolist()
-        for i, kind in enumerate(pop.kind.tolist()):
+        new = (pop.kind == NORMAL) & (pop.opened_ts > self.config.start_ts_ms - 30 * DAY_MS)
+        for i, (kind, is_new) in enumerate(zip(pop.kind.tolist(), new.tolist(), strict=True)):
             is_mule = int(kind in MULE_KINDS)
             yield (
                 pop.bank_str[i],
                 pop.acct_str[i],
                 is_mule,
                 since[i] if is_mule else None,
-                KINDS[kind],
+                NEW_ACCOUNT_LABEL if is_new else KIND_LABELS[kind],
             )
+
+    def allow_list(self) -> Iterator[tuple[str, str, str]]:
+        """``(bank, account, kind)`` the AOC keeps: cash-out endpoints, registered merchants, payroll.
+
+        Street vendors on personal accounts and other honest pass-through accounts are not on
+        it: tracing and the model must cope with them.
+        """
+        pop = self.population
+        for i in np.flatnonzero(pop.registered).tolist():
+            yield pop.bank_str[i], pop.acct_str[i], KIND_LABELS[int(pop.kind[i])]
 
     def cases(self) -> list[dict[str, Any]]:
         """Ground truth per scam case; runs the world once if ``events()`` was not exhausted."""
@@ -147,6 +162,48 @@ class World:
             for topics, items in self._chunks(day, _LINE_FORMATS, _report_line):
                 for topic, (key, ts, line) in zip(topics, items, strict=True):
                     yield _TOPIC[topic], ts, key, line
+
+    def topic_texts(self, workers: int = 1) -> Iterator[tuple[str, int, str]]:
+        """``(topic, lines, text)`` blocks: each topic's records in ``events()`` order, as JSONL.
+
+        Restricted to one topic, ``events()`` is that topic's rows sorted stably by time, so a
+        day's rows can be formatted a chunk at a time in ``workers`` forked processes (they
+        inherit the population) and the blocks come back in order: the same bytes for any
+        number of workers. Generation stays in this process; at most ``2 * workers + 2``
+        chunks are in flight, so memory stays bounded.
+        """
+        tasks = self._format_tasks()
+        if workers <= 1:
+            for topic, payload in tasks:
+                yield _TOPIC[topic], *_format_block(self.population, topic, payload)
+            return
+        global _FORK_POPULATION
+        _FORK_POPULATION = self.population
+        self.population.json_parts()  # built before the fork, so workers share it
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            pending: deque[tuple[int, Any]] = deque()
+            for topic, payload in tasks:
+                if topic == _REP:
+                    pending.append((topic, _format_block(self.population, topic, payload)))
+                else:
+                    pending.append((topic, pool.apply_async(_format_in_worker, (topic, payload))))
+                while len(pending) > 2 * workers + 2 or (pending and _ready(pending[0][1])):
+                    topic_done, result = pending.popleft()
+                    yield _TOPIC[topic_done], *_result(result)
+            while pending:
+                topic_done, result = pending.popleft()
+                yield _TOPIC[topic_done], *_result(result)
+        _FORK_POPULATION = None
+
+    def _format_tasks(self) -> Iterator[tuple[int, Any]]:
+        for day in self._days():
+            for topic, cols in ((_REG, day.registry), (_TEL, day.telecom), (_TX, day.transfers)):
+                order = np.argsort(cols.ts, kind="stable")
+                for lo in range(0, len(order), CHUNK):
+                    yield topic, cols.take(order[lo : lo + CHUNK])
+            if day.reports:
+                yield _REP, sorted(day.reports, key=lambda r: r[0])
 
     def _days(self) -> Iterator[_Day]:
         """The one generator of content: each day's four topics as columns, plus reports."""
@@ -224,6 +281,9 @@ class World:
             legit.payroll_runs(pop, day, rng),
             legit.rent_collection(pop, day, rng),
             legit.group_collections(pop, day, rng),
+            legit.big_credits(pop, day, rng, senders),
+            legit.reseller_orders(pop, day, rng),
+            legit.small_credits(pop, day, rng),
         ]
         parts.append(legit.merchant_settlements(pop, day, rng, self._keep_legit(purchases, day)))
         transfers = self._keep_legit(concat_transfers(parts), day)
@@ -277,6 +337,34 @@ _LINE_FORMATS = (wire.registry_lines, wire.telecom_lines, wire.transfer_lines)
 _report_json = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), check_circular=False
 ).encode
+
+
+_FORK_POPULATION: Population | None = None  # set just before forking a formatting pool
+
+
+def _format_block(pop: Population, topic: int, payload: Any) -> tuple[int, str]:
+    if topic == _REP:
+        lines = [_report_line(r)[2] for r in payload]
+    elif topic == _TX:
+        lines = wire.transfer_text(pop, payload)
+    elif topic == _TEL:
+        lines = wire.telecom_text(pop, payload)
+    else:
+        lines = [line for _, _, line in _LINE_FORMATS[topic](pop, payload, np.arange(len(payload)))]
+    return len(lines), "\n".join(lines) + "\n"
+
+
+def _format_in_worker(topic: int, payload: Any) -> tuple[int, str]:
+    assert _FORK_POPULATION is not None, "formatting workers must be forked by topic_texts"
+    return _format_block(_FORK_POPULATION, topic, payload)
+
+
+def _ready(result: Any) -> bool:
+    return isinstance(result, tuple) or result.ready()
+
+
+def _result(result: Any) -> tuple[int, str]:
+    return result if isinstance(result, tuple) else result.get()
 
 
 def _report_value(report: tuple[int, str, dict[str, Any]]) -> tuple[str, int, dict[str, Any]]:

@@ -26,11 +26,11 @@ DECODERS = {
     VICTIM_REPORTS.name: codec.decode_report,
 }
 KINDS = {
-    "normal",
+    "ordinary",
+    "new_account",
+    "pass_through",
     "merchant",
     "payroll",
-    "rent_collector",
-    "group_organiser",
     "shared_device",
     "cashout_endpoint",
     "mule",
@@ -326,3 +326,37 @@ def test_small_test_transfers_reach_new_mules(world: World, events: list[SimEven
         and _satang(e.value) <= 1_000
     ]
     assert tests
+
+
+def test_labels_name_every_hard_negative_kind_and_the_allow_list_leaves_some_out(world: World) -> None:
+    """The evaluation splits innocents by these kinds; street vendors are not allow-listed."""
+    kinds = [k for *_, k in world.labels()]
+    assert {"merchant", "payroll", "shared_device", "pass_through", "new_account", "ordinary"} <= set(kinds)
+    allowed = {(b, a) for b, a, _ in world.allow_list()}
+    merchants = {(b, a) for b, a, _, _, k in world.labels() if k == "merchant"}
+    assert merchants & allowed and merchants - allowed
+    assert all(k in {"merchant", "payroll", "cashout_endpoint"} for *_, k in world.allow_list())
+
+
+def test_honest_accounts_pass_big_credits_on_within_hours(
+    world: World, events: list[SimEvent]
+) -> None:
+    """Brief hard negative: honest people who receive a large sum and pay >=80% on quickly."""
+    kinds = {f"{b}:{a}": (m, k) for b, a, m, _, k in world.labels()}
+    credits: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    debits: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for e in events:
+        if e.topic == TRANSFERS.name:
+            credits[f"{e.value['dst_bank']}:{e.value['dst_account']}"].append((e.ts_ms, _satang(e.value)))
+            debits[e.key].append((e.ts_ms, _satang(e.value)))
+    passers = set()
+    for account, ins in credits.items():
+        is_mule, kind = kinds[account]
+        if is_mule or kind == "cashout_endpoint":
+            continue
+        for ts, amount in ins:
+            if amount >= 2_000_000:  # 20,000 THB
+                out = sum(a for t, a in debits.get(account, []) if ts < t <= ts + 6 * 3_600_000)
+                if out >= 0.8 * amount:
+                    passers.add(kinds[account][1])
+    assert {"ordinary", "shared_device"} & passers or "new_account" in passers

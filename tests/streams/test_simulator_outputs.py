@@ -46,25 +46,46 @@ def test_write_dir_layout(world: World, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "config.json").read_text())["seed"] == 5
 
 
+def test_write_dir_is_the_same_bytes_for_any_worker_count(world: World, tmp_path: Path) -> None:
+    """Files are formatted in forked workers; they must equal the ``records()`` lines exactly."""
+    written = {}
+    for workers in (1, 2, 3):
+        out = tmp_path / f"w{workers}"
+        write_dir(world, out, workers=workers)
+        written[workers] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert written[1] == written[2] == written[3]
+    for spec in INPUT_TOPICS:
+        lines = [line for topic, _, _, line in world.records() if topic == spec.name]
+        assert written[2][f"{spec.name}.jsonl"].decode() == "".join(f"{line}\n" for line in lines)
+
+
 def test_report_from_directory_equals_report_from_world(world: World, tmp_path: Path) -> None:
     write_dir(world, tmp_path)
     assert calibration_report(tmp_path) == calibration_report(world)
 
 
-def test_single_rules_fire_on_honest_accounts() -> None:
-    """Brief's hard negatives: every single mule rule catches a real share of legit accounts."""
+# The least share of active honest accounts each single mule rule must flag on a small world.
+# Brief: merchants with huge fan-in, payroll and agents with fan-out, families sharing one
+# device, people who legitimately pass money on, new accounts. Below these the world is too
+# easy: a model could learn one rule instead of the combination.
+MIN_LEGIT_MATCHING = {"pass-through": 0.04, "fan-in": 0.01, "new account": 0.02, "shared device": 0.08}
+
+
+def test_single_rules_fire_on_many_honest_accounts() -> None:
+    """Every single mule rule flags a real share of honest accounts, and mostly innocents."""
     rows = calibration_report(World(WorldConfig(accounts=5_000, days=2.0, scam_cases_per_day=30.0)))
     by_metric = {r.metric: r for r in rows}
     assert len(rows) == len(by_metric)
+
+    def row(rule: str, what: str) -> float:
+        return next(r.realised for m, r in by_metric.items() if m.startswith(f"rule {rule}") and what in m)
+
     for rule in RULES:
-        legit = next(
-            r for m, r in by_metric.items() if m.startswith(f"rule {rule}") and "legit" in m
-        )
-        mules = next(
-            r for m, r in by_metric.items() if m.startswith(f"rule {rule}") and "mules" in m
-        )
-        assert legit.realised > 0.005, legit
-        assert mules.realised < 1.0, mules
+        assert row(rule, "legit accounts matching") >= MIN_LEGIT_MATCHING[rule], rule
+        assert row(rule, "mules matching") < 1.0, rule
+        assert row(rule, "matched accounts that are mules") < 0.5, rule  # most hits innocent
+    # mules without a shared device exist, so the device rule alone misses many
+    assert by_metric["active mules on a device no other account uses"].realised >= 0.2
     assert by_metric["calls per scam SIM per active day (median)"].realised > 100
 
 
