@@ -62,7 +62,7 @@ def setup(model_dir: Path, tmp_path_factory) -> Iterator[dict]:
     worlds = []
     for seed in (31, 32):  # two small worlds with disjoint accounts: one before, one after rollback
         worlds.append(work / f"world{seed}")
-        sink.write_dir(World(WorldConfig(accounts=600, days=0.5, seed=seed)), worlds[-1])
+        sink.write_dir(World(WorldConfig(accounts=1_200, days=1.0, seed=seed)), worlds[-1])
     with EmbeddedBroker(log_path=work / "broker.log") as broker:
         port = free_port()
         process = spawn_worker(broker.url, model_dir, work / "state", port, work / "worker.log")
