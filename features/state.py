@@ -20,6 +20,7 @@ MAX_DEVICES = 8
 MAX_RECENT_OUT = 24  # outgoing transfers kept for tracing reports that arrive hours later
 MAX_TAINTS = 8
 MAX_REPORTED = 16
+MAX_HOLDS = 16  # hold lifecycle rows per account (active ones are never dropped)
 
 _ACCOUNT_INTS = (
     "opened_ts_ms", "first_seen_ts_ms", "last_event_ts_ms", "burst_start_ts_ms",
@@ -82,6 +83,40 @@ def _get_rows(buf: memoryview, pos: int, layout: str) -> tuple[list[tuple], int]
     return rows, pos
 
 
+# -- extension sections -------------------------------------------------------------------
+# After the fixed layout come optional sections: tag byte, u32 length, payload. Readers skip
+# tags they do not know and an account without a section pays nothing, so a section can be
+# added without bumping STATE_VERSION (old bytes still decode; the table keeps its name).
+SECTION_HOLDS = 1
+# (request_id, case_id ("" none), reason, legal_basis, status, hop (0 none), traced_satang,
+#  requested_satang, held_satang (-1 unknown), created_ts_ms, expires_ts_ms, released_satang, trigger)
+HOLD_LAYOUT = "sssssqqqqqqqs"
+SCORE_SUMMARY_NONE = (-1, -1, 0, -1)  # last score ppm, max score ppm, scored count, last scored ts
+
+
+def _put_section(out: list[bytes], tag: int, payload: list[bytes]) -> None:
+    body = b"".join(payload)
+    out.append(bytes((tag,)) + len(body).to_bytes(4, "little") + body)
+
+
+def _holds_payload(state: AccountState) -> list[bytes]:
+    out = [array("q", state.score_summary).tobytes()]
+    _put_rows(out, state.holds, HOLD_LAYOUT)
+    return out
+
+
+def _read_sections(state: AccountState, buf: memoryview, pos: int) -> None:
+    while pos + 5 <= len(buf):
+        tag, size = buf[pos], int.from_bytes(buf[pos + 1:pos + 5], "little")
+        body = buf[pos + 5:pos + 5 + size]
+        if tag == SECTION_HOLDS:
+            summary = array("q")
+            summary.frombytes(body[:32])
+            state.score_summary = tuple(summary)  # type: ignore[assignment]
+            state.holds, _ = _get_rows(body, 32, HOLD_LAYOUT)
+        pos += 5 + size
+
+
 def _check_version(buf: memoryview, kind: int) -> None:
     if buf[0] != STATE_VERSION or buf[1] != kind:
         raise ValueError(f"state version {buf[0]}/{buf[1]} is not {STATE_VERSION}/{kind}")
@@ -129,6 +164,9 @@ class AccountState:
     taints: list[tuple[str, str, int, int, int, int, int]] = field(default_factory=list)
     # (reported transfer_id, case_id): a second report of the same money joins the first case
     reported: list[tuple[str, str]] = field(default_factory=list)
+    # -- section SECTION_HOLDS (features/holds.py owns the logic) --
+    holds: list[tuple] = field(default_factory=list)  # HOLD_LAYOUT rows, oldest first
+    score_summary: tuple[int, int, int, int] = SCORE_SUMMARY_NONE
 
     def to_bytes(self) -> bytes:
         out = [bytes((STATE_VERSION, 1)), array("q", [getattr(self, n) for n in _ACCOUNT_INTS]).tobytes()]
@@ -141,6 +179,8 @@ class AccountState:
         _put_rows(out, self.recent_out, "sqsq")
         _put_rows(out, self.taints, "ssqqqqq")
         _put_rows(out, self.reported, "ss")
+        if self.holds or self.score_summary != SCORE_SUMMARY_NONE:
+            _put_section(out, SECTION_HOLDS, _holds_payload(self))
         return b"".join(out)
 
     @classmethod
@@ -170,6 +210,7 @@ class AccountState:
         state.recent_out, pos = _get_rows(buf, pos, "sqsq")
         state.taints, pos = _get_rows(buf, pos, "ssqqqqq")
         state.reported, pos = _get_rows(buf, pos, "ss")
+        _read_sections(state, buf, pos)
         return state
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.signals import Signal, Taint, TransferOut, VictimReported
+from features.signals import CaseHop, CaseReported, Signal, Taint, TransferOut, VictimReported
 from features.state import MAX_RECENT_OUT, MAX_REPORTED, MAX_TAINTS, AccountState
 from features.windows import DAY_MS
-from streams.topics import ACCOUNT_SIGNALS
+from streams.topics import ACCOUNT_SIGNALS, CASE_UPDATES
 
 Emit = tuple[str, str, Signal]
 TRACE_HISTORY_MS = 3 * DAY_MS
@@ -45,6 +45,7 @@ class TraceHit:
     police: bool
     merchant_like: bool
     ingest_ms: int
+    transfer_satang: int = 0
 
 
 def remember_out(state: AccountState, s: TransferOut) -> None:
@@ -62,6 +63,7 @@ def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
     known = dict(state.reported)
     emits: list[Emit] = []
     by_id = {row[0]: row for row in state.recent_out}
+    reported: dict[str, int] = {}  # case -> satang reported in it
     for transfer_id in s.transfer_ids:
         row = by_id.get(transfer_id)
         if row is None or row[2] == CASHED_OUT:
@@ -70,10 +72,15 @@ def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
         if transfer_id not in known:
             state.reported.append((transfer_id, case_id))
         _, ts, dst, amount = row
+        reported[case_id] = reported.get(case_id, 0) + amount
         emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
             s.ts_ms, s.ingest_ms, case_id, 1, amount, transfer_id, key, ts, s.ts_ms,
-            s.police_complaint_ref is not None)))
+            s.police_complaint_ref is not None, amount)))
     state.reported = state.reported[-MAX_REPORTED:]
+    # The case hears of the report (a repeat carrying a police complaint extends its holds).
+    for case_id, satang in (reported or {s.report_id: 0}).items():
+        emits.append((CASE_UPDATES.name, case_id, CaseReported(
+            s.ts_ms, s.ingest_ms, case_id, key, s.report_id, satang, s.police_complaint_ref)))
     return emits
 
 
@@ -89,10 +96,14 @@ def _forward(key: str, entry: list, outs: list[tuple[str, int, str, int]], inges
             break
         part = min(remaining, amount)
         remaining -= part
-        if dst == CASHED_OUT:
-            continue  # withdrawn in cash: the trail ends, the amount is no longer holdable
+        if dst == CASHED_OUT:  # withdrawn in cash: the trail ends, the amount is no longer holdable
+            emits.append((CASE_UPDATES.name, case_id, CaseHop(
+                max(at_ms, ts), ingest_ms, case_id, f"CASH:{transfer_id}", hop + 1, "cash", part, transfer_id,
+                key, ts, amount, "none", "", 0, -1, "")))
+            continue
         emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
-            max(at_ms, ts), ingest_ms, case_id, hop + 1, part, transfer_id, key, ts, report_ts, bool(police))))
+            max(at_ms, ts), ingest_ms, case_id, hop + 1, part, transfer_id, key, ts, report_ts, bool(police),
+            amount)))
     entry[3] = remaining
     return emits
 
@@ -116,7 +127,7 @@ def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] 
     state.taints.append(tuple(entry))  # type: ignore[arg-type]
     state.taints = state.taints[-MAX_TAINTS:]
     hit = TraceHit(key, s.case_id, s.hop, s.amount_satang, s.transfer_id, s.from_account,
-                   s.credit_ts_ms, s.report_ts_ms, s.police, merchant, s.ingest_ms)
+                   s.credit_ts_ms, s.report_ts_ms, s.police, merchant, s.ingest_ms, s.transfer_satang)
     return emits, hit
 
 
