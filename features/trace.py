@@ -2,8 +2,11 @@
 
 Taint rule ("tainted first"): when traced money reaches an account, every later outgoing
 transfer of that account carries taint first, up to the traced amount still there. So the
-amount traced into the next hop is ``min(remaining taint, transfer amount)``, in time order.
-It is simple to explain to a bank officer and never traces more than arrived.
+amount traced into the next hop is ``min(remaining taint, untraced part of the transfer)``,
+in time order. Each outgoing transfer remembers how much of it is not yet attributed to
+traced money, so fan-in (two traced credits leaving through one transfer) never traces more
+than the transfer carried. It is simple to explain to a bank officer and never traces more
+than arrived.
 
 Each hop is handled by the worker owning that account (a ``Taint`` signal keyed by it).
 Accounts keep a bounded history of their recent outgoing transfers, so a report hours
@@ -84,26 +87,34 @@ def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
     return emits
 
 
-def _forward(key: str, entry: list, outs: list[tuple[str, int, str, int]], ingest_ms: int,
-             at_ms: int) -> list[Emit]:
-    """Apply the tainted-first rule to ``outs``; updates ``entry``'s remainder in place."""
+def _forward(state: AccountState, key: str, entry: list, outs: list[int], ingest_ms: int, at_ms: int) -> list[Emit]:
+    """Apply the tainted-first rule along ``state.recent_out[i] for i in outs`` (time order).
+
+    Updates ``entry``'s remainder and each transfer's untraced amount in place: when two
+    traced credits (fan-in) leave through the same transfer, together they never trace more
+    than the transfer carried.
+    """
     case_id, _, hop, remaining, _, report_ts, police = entry
     emits: list[Emit] = []
     if hop >= MAX_HOPS:
         return emits
-    for transfer_id, ts, dst, amount in outs:
+    for i in outs:
+        transfer_id, ts, dst, untraced = state.recent_out[i]
         if remaining <= 0:
             break
-        part = min(remaining, amount)
+        part = min(remaining, untraced)
+        if part <= 0:
+            continue
         remaining -= part
+        state.recent_out[i] = (transfer_id, ts, dst, untraced - part)
         if dst == CASHED_OUT:  # withdrawn in cash: the trail ends, the amount is no longer holdable
             emits.append((CASE_UPDATES.name, case_id, CaseHop(
                 max(at_ms, ts), ingest_ms, case_id, f"CASH:{transfer_id}", hop + 1, "cash", part, transfer_id,
-                key, ts, amount, "none", "", 0, -1, "")))
+                key, ts, untraced, "none", "", 0, -1, "")))
             continue
         emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
             max(at_ms, ts), ingest_ms, case_id, hop + 1, part, transfer_id, key, ts, report_ts, bool(police),
-            amount)))
+            untraced)))
     entry[3] = remaining
     return emits
 
@@ -122,8 +133,8 @@ def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] 
         state.inflow.window(s.credit_ts_ms, 7 * DAY_MS)[3] >= MERCHANT_DISTINCT_PAYERS_7D
     emits: list[Emit] = []
     if not merchant:
-        later = [row for row in state.recent_out if row[1] >= s.credit_ts_ms]
-        emits = _forward(key, entry, later, s.ingest_ms, s.ts_ms)
+        later = [i for i, row in enumerate(state.recent_out) if row[1] >= s.credit_ts_ms]
+        emits = _forward(state, key, entry, later, s.ingest_ms, s.ts_ms)
     state.taints.append(tuple(entry))  # type: ignore[arg-type]
     state.taints = state.taints[-MAX_TAINTS:]
     hit = TraceHit(key, s.case_id, s.hop, s.amount_satang, s.transfer_id, s.from_account,
@@ -134,10 +145,12 @@ def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] 
 def forward_live(state: AccountState, key: str, s: TransferOut) -> list[Emit]:
     """A tainted account moving money after the report taints the receiver at once."""
     emits: list[Emit] = []
+    row = next((i for i in range(len(state.recent_out) - 1, -1, -1) if state.recent_out[i][0] == s.transfer_id), None)
+    if row is None:
+        return emits
     for i, taint in enumerate(state.taints):
         if taint[3] > 0 and s.ts_ms >= taint[4]:
             entry = list(taint)
-            dst = CASHED_OUT if s.channel in CASH_CHANNELS else s.counterparty
-            emits += _forward(key, entry, [(s.transfer_id, s.ts_ms, dst, s.amount_satang)], s.ingest_ms, s.ts_ms)
+            emits += _forward(state, key, entry, [row], s.ingest_ms, s.ts_ms)
             state.taints[i] = tuple(entry)  # type: ignore[assignment]
     return emits
