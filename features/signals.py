@@ -144,7 +144,8 @@ class Taint(Signal):
     credit_ts_ms: int
     report_ts_ms: int
     police: bool
-    transfer_satang: int  # the whole transfer, for the case's money trail
+    transfer_satang: int  # the transfer's untraced part when this money was traced, for the trail
+    via: str  # which traced credit of the sender this part came from ("" at hop 1): fan-in parts differ
 
 
 # -- hold lifecycle (to the held account) ---------------------------------------------------

@@ -16,6 +16,7 @@ after the report is traced live.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from features.signals import CaseHop, CaseReported, Signal, Taint, TransferOut, VictimReported
@@ -49,6 +50,7 @@ class TraceHit:
     merchant_like: bool
     ingest_ms: int
     transfer_satang: int = 0
+    via: str = ""
 
 
 def remember_out(state: AccountState, s: TransferOut) -> None:
@@ -72,13 +74,13 @@ def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
         if row is None or row[2] == CASHED_OUT:
             continue
         case_id = known.get(transfer_id, s.report_id)
+        _, ts, dst, amount = row
+        reported[case_id] = reported.get(case_id, 0) + (0 if transfer_id in known else amount)
         if transfer_id not in known:
             state.reported.append((transfer_id, case_id))
-        _, ts, dst, amount = row
-        reported[case_id] = reported.get(case_id, 0) + amount
         emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
             s.ts_ms, s.ingest_ms, case_id, 1, amount, transfer_id, key, ts, s.ts_ms,
-            s.police_complaint_ref is not None, amount)))
+            s.police_complaint_ref is not None, amount, "")))
     state.reported = state.reported[-MAX_REPORTED:]
     # The case hears of the report (a repeat carrying a police complaint extends its holds).
     for case_id, satang in (reported or {s.report_id: 0}).items():
@@ -94,10 +96,11 @@ def _forward(state: AccountState, key: str, entry: list, outs: list[int], ingest
     traced credits (fan-in) leave through the same transfer, together they never trace more
     than the transfer carried.
     """
-    case_id, _, hop, remaining, _, report_ts, police = entry
+    case_id, credit, hop, remaining, _, report_ts, police = entry
     emits: list[Emit] = []
     if hop >= MAX_HOPS:
         return emits
+    via = hashlib.sha256(credit.encode()).hexdigest()[:12]
     for i in outs:
         transfer_id, ts, dst, untraced = state.recent_out[i]
         if remaining <= 0:
@@ -114,9 +117,20 @@ def _forward(state: AccountState, key: str, entry: list, outs: list[int], ingest
             continue
         emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
             max(at_ms, ts), ingest_ms, case_id, hop + 1, part, transfer_id, key, ts, report_ts, bool(police),
-            untraced)))
+            untraced, via)))
     entry[3] = remaining
     return emits
+
+
+def credit_key(s: Taint) -> str:
+    """What identifies one part of traced money at its receiver: the transfer, and for fan-in
+    parts of one transfer, which traced credit of the sender funded it.
+
+    Examples:
+        >>> credit_key(Taint(0, 0, "c", 2, 5, "t9", "KTB:1", 0, 0, False, 5, "ab12"))
+        't9<ab12'
+    """
+    return f"{s.transfer_id}<{s.via}" if s.via else s.transfer_id
 
 
 def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] = frozenset(),
@@ -126,9 +140,10 @@ def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] 
     ``endpoints`` are allow-listed accounts (cash-out endpoints, merchants, payroll): the
     trail stops there and the policy flags them for review instead of holding them.
     """
-    if any(t[0] == s.case_id and t[1] == s.transfer_id for t in state.taints):
+    credit = credit_key(s)
+    if any(t[0] == s.case_id and t[1] == credit for t in state.taints):
         return [], None  # the same money reported again, retried or replayed: nothing new
-    entry = [s.case_id, s.transfer_id, s.hop, s.amount_satang, s.credit_ts_ms, s.report_ts_ms, int(s.police)]
+    entry = [s.case_id, credit, s.hop, s.amount_satang, s.credit_ts_ms, s.report_ts_ms, int(s.police)]
     merchant = key in endpoints or \
         state.inflow.window(s.credit_ts_ms, 7 * DAY_MS)[3] >= MERCHANT_DISTINCT_PAYERS_7D
     emits: list[Emit] = []
@@ -138,7 +153,7 @@ def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] 
     state.taints.append(tuple(entry))  # type: ignore[arg-type]
     state.taints = state.taints[-MAX_TAINTS:]
     hit = TraceHit(key, s.case_id, s.hop, s.amount_satang, s.transfer_id, s.from_account,
-                   s.credit_ts_ms, s.report_ts_ms, s.police, merchant, s.ingest_ms, s.transfer_satang)
+                   s.credit_ts_ms, s.report_ts_ms, s.police, merchant, s.ingest_ms, s.transfer_satang, s.via)
     return emits, hit
 
 

@@ -46,6 +46,7 @@ class Decision:
     top_reasons: tuple[str, ...] = ()
     case_id: str | None = None
     hop: int | None = None
+    trace_via: str = ""  # fan-in: which traced credit of the sender this part came from
 
 
 def decide_on_score(
@@ -101,7 +102,7 @@ def decide_on_trace(hit: TraceHit) -> Decision:
         key=hit.key, action="review" if hit.merchant_like else "hold", score=hop_confidence(hit.hop),
         model_version=None, trigger_event_id=hit.transfer_id, event_ts_ms=hit.report_ts_ms,  # type: ignore[arg-type]
         amount_satang=hit.amount_satang, expires_ts_ms=expires, legal_basis=basis, reason="trace",
-        top_reasons=reasons, case_id=hit.case_id, hop=hit.hop,
+        top_reasons=reasons, case_id=hit.case_id, hop=hit.hop, trace_via=hit.via,
     )
 
 
@@ -120,7 +121,8 @@ def freeze_request(decision: Decision, emitted_ts_ms: int) -> FreezeRequest:
 
 def _trigger(decision: Decision) -> str:
     if decision.case_id is not None:
-        return f"{decision.case_id}/{decision.trigger_event_id}"
+        via = f"<{decision.trace_via}" if decision.trace_via else ""
+        return f"{decision.case_id}/{decision.trigger_event_id}{via}"
     return decision.trigger_event_id
 
 

@@ -32,7 +32,7 @@ def traced_hold(state: AccountState, case_id: str = "case-1", amount: int = 100_
                 transfer_id: str = "t-1", key: str = KEY) -> str:
     """Trace money of a case into ``state`` and act on it as the worker does; the request id."""
     _, hit = on_taint(state, key, Taint(T0, T0, case_id, 1, amount, transfer_id, "KBANK:victim", T0 - HOUR_MS,
-                                        T0, police, amount))
+                                        T0, police, amount, ""))
     fx = policy.act(state, decide_on_trace(hit), T0 + 5, hit)
     assert len(fx.requests) == 1
     return fx.requests[0][0].request_id
@@ -47,7 +47,7 @@ def test_traced_hold_is_recorded_once_with_its_legal_timer() -> None:
     assert holds.next_expiry_ms(state) == T0 + 72 * HOUR_MS
     # the same money reported again: no second, different hold
     _, hit = on_taint(state, KEY, Taint(T0, T0, "case-1", 1, 100_000_00, "t-1", "KBANK:victim", T0 - HOUR_MS,
-                                        T0, False, 100_000_00))
+                                        T0, False, 100_000_00, ""))
     assert hit is None
     decision = decide_on_trace(holds_hit(state))
     assert policy.act(state, decision, T0 + 9).requests == []
@@ -207,7 +207,7 @@ def test_report_tells_the_case_what_was_reported() -> None:
 
 def test_cash_out_ends_the_trail_as_a_cash_node() -> None:
     state = AccountState()
-    emits, _ = on_taint(state, KEY, Taint(T0, T0, "c1", 1, 500, "t1", "KBANK:v", T0, T0, False, 500))
+    emits, _ = on_taint(state, KEY, Taint(T0, T0, "c1", 1, 500, "t1", "KBANK:v", T0, T0, False, 500, ""))
     from features.engine import update
 
     out, _ = update(state, KEY, TransferOut(T0 + 1, T0, "atm-1", "", 400, "atm", None, None))
@@ -219,7 +219,13 @@ def test_fan_in_through_one_transfer_never_traces_more_than_it_carried() -> None
     """Two traced credits (60k and 30k) leave through one 80k transfer: 60k + 20k, not 60k + 30k."""
     state = AccountState()
     state.recent_out = [("out-1", T0 + 10, "TTB:m4", 80_000), ("out-2", T0 + 20, "KTB:next", 50_000)]
-    first, _ = on_taint(state, KEY, Taint(T0, T0, "c1", 2, 60_000, "in-a", "KTB:m2a", T0, T0, False, 60_000))
-    second, _ = on_taint(state, KEY, Taint(T0, T0, "c1", 2, 30_000, "in-b", "BBL:m2b", T0 + 1, T0, False, 30_000))
-    forwarded = [(e[1], e[2].amount_satang) for e in first + second if isinstance(e[2], Taint)]
-    assert forwarded == [("TTB:m4", 60_000), ("TTB:m4", 20_000), ("KTB:next", 10_000)]
+    first, _ = on_taint(state, KEY, Taint(T0, T0, "c1", 2, 60_000, "in-a", "KTB:m2a", T0, T0, False, 60_000, ""))
+    second, _ = on_taint(state, KEY, Taint(T0, T0, "c1", 2, 30_000, "in-b", "BBL:m2b", T0 + 1, T0, False, 30_000, ""))
+    forwarded = [e for e in first + second if isinstance(e[2], Taint)]
+    assert [(e[1], e[2].amount_satang) for e in forwarded] == [("TTB:m4", 60_000), ("TTB:m4", 20_000),
+                                                                 ("KTB:next", 10_000)]
+    m4 = AccountState()
+    hits = [on_taint(m4, "TTB:m4", e[2])[1] for e in forwarded[:2]]
+    assert all(hits), "two parts of one transfer are two pieces of traced money, not a repeat"
+    requests = [policy.act(m4, decide_on_trace(h), T0).requests[0][0] for h in hits]
+    assert requests[0].request_id != requests[1].request_id
