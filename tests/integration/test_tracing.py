@@ -226,7 +226,7 @@ def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
     assert case["released_satang"] > 0
 
     audits = decoded(consume_all(bootstrap, AUDIT.name, until=lambda v: sum(
-        a["kind"] == "release" for a in v) >= 1 + len(active)))
+        json.loads(a)["kind"] == "release" for a in v) >= 1 + len(active)))
     kinds = {a["kind"] for a in audits}
     assert {"hold", "release", "extend", "appeal_outcome"} <= kinds
     hold_audit = next(a for a in audits if a["request_id"] == m1["request_id"])
