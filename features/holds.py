@@ -158,9 +158,12 @@ def note_score(state: AccountState, probability: float, ts_ms: int) -> None:
     state.score_summary = (ppm, max(best, ppm), count + 1, ts_ms)
 
 
-def _refresh_held_until(state: AccountState) -> None:
-    active = [row[10] for row in state.holds if row[4] in ACTIVE]
-    state.held_until_ms = max(active) if active else -1
+def _refresh_held_until(state: AccountState, at_ms: int) -> None:
+    """The account counts as held until its last active hold expires, and no longer than
+    ``at_ms`` once nothing is held. ``held_until_ms`` is compared with event time by the
+    features, so an expiry never rewrites the past: replay, which has no clock, agrees."""
+    active = max((row[10] for row in state.holds if row[4] in ACTIVE), default=-1)
+    state.held_until_ms = max(active, min(state.held_until_ms, at_ms))
 
 
 def _case_update(key: str, hold: Hold, ts_ms: int, ingest_ms: int) -> list[Emit]:
@@ -206,7 +209,7 @@ def on_expiry(state: AccountState, key: str, now_ms: int, ingest_ms: int) -> Eff
             fx += _release(key, hold, "expiry", f"expiry/{hold.expires_ts_ms}", now_ms, ingest_ms,
                            LEGAL_BASIS_EXPIRED, f"legal hold time ({hold.legal_basis}) ran out, not extended", state)
     if fx.requests:
-        _refresh_held_until(state)
+        _refresh_held_until(state, now_ms)
     return fx
 
 
@@ -218,7 +221,7 @@ def _extend(state: AccountState, key: str, hold: Hold, basis: str, from_ms: int,
     hold.legal_basis = basis
     hold.expires_ts_ms = max(hold.expires_ts_ms, from_ms + POLICE_HOLD_MS)
     _store(state, hold)
-    _refresh_held_until(state)
+    _refresh_held_until(state, now_ms)
     request = _lifecycle_request(key, hold, "extend", trigger, now_ms, basis,
                                  f"police complaint {ref}: hold runs 7 days from it")
     fx = Effects(requests=[(request, basis)], events=[f"extend_{basis}"])
@@ -269,7 +272,7 @@ def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
     else:  # rejected, empty: nothing is held
         hold.status, hold.held_satang = s.status, 0
     _store(state, hold)
-    _refresh_held_until(state)
+    _refresh_held_until(state, s.ts_ms)
     fx.emits[:0] = _case_update(key, hold, now_ms, s.ingest_ms)
     return fx
 
@@ -292,7 +295,7 @@ def on_appeal(state: AccountState, key: str, s: HoldAppealed, now_ms: int) -> Ef
     if s.outcome == "approved" and hold.status in ACTIVE:
         fx += _release(key, hold, "appeal", f"appeal/{s.appeal_id}", now_ms, s.ingest_ms, LEGAL_BASIS_APPEAL,
                        f"appeal {s.appeal_id} approved by {s.decided_by}", state)
-        _refresh_held_until(state)
+        _refresh_held_until(state, s.ts_ms)
     return fx
 
 

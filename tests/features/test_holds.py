@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from features import cases, holds
+from features.engine import hold as engine_hold
+from features.engine import is_held
 from features.signals import (
     CaseHold,
     CaseHop,
@@ -33,7 +35,9 @@ def traced_hold(state: AccountState, case_id: str = "case-1", amount: int = 100_
     """Trace money of a case into ``state`` and act on it as the worker does; the request id."""
     _, hit = on_taint(state, key, Taint(T0, T0, case_id, 1, amount, transfer_id, "KBANK:victim", T0 - HOUR_MS,
                                         T0, police, amount, ""))
-    fx = policy.act(state, decide_on_trace(hit), T0 + 5, hit)
+    decision = decide_on_trace(hit)
+    engine_hold(state, key, hit.report_ts_ms, hit.ingest_ms, decision.expires_ts_ms)  # as Decider.on_trace does
+    fx = policy.act(state, decision, T0 + 5, hit)
     assert len(fx.requests) == 1
     return fx.requests[0][0].request_id
 
@@ -73,7 +77,9 @@ def test_expiry_releases_only_due_active_holds_once() -> None:
     assert release.request_id == holds.request_id(KEY, rid, "release")
     assert [a.kind for a in fx.audits] == ["release"]
     assert holds.rows(state)[0].status == "released"
-    assert state.held_until_ms == -1 and holds.next_expiry_ms(state) == -1
+    assert holds.next_expiry_ms(state) == -1
+    # held until the expiry in event time: features of earlier events (and replay) are unchanged
+    assert is_held(state, T0 + HOUR_MS) and not is_held(state, T0 + 72 * HOUR_MS)
     assert holds.on_expiry(state, KEY, T0 + 80 * HOUR_MS, T0).requests == []
 
 
@@ -116,6 +122,7 @@ def test_approved_appeal_releases_at_once_and_denied_keeps_the_hold() -> None:
     assert sorted(a.kind for a in approved.audits) == ["appeal_outcome", "release"]
     assert holds.on_appeal(state, KEY, HoldAppealed(T0, T0, "ap-2", rid, "approved", "aoc", None),
                            T0 + 3).requests == []  # a replayed approval releases nothing more
+    assert not is_held(state, T0 + 1), "released on appeal: later events see an account no longer held"
 
 
 def test_held_ack_confirms_proposes_refund_pro_rata_and_reviews_the_ring() -> None:
