@@ -26,7 +26,7 @@ from features.trace import TraceHit
 from streams import codec
 from streams.contracts import Rejection
 from streams.timefmt import parse_ts
-from streams.topics import ACCOUNT_SIGNALS, REGISTRY, TELECOM, TRANSFERS, VICTIM_REPORTS
+from streams.topics import ACCOUNT_SIGNALS, IDENTITY_SIGNALS, REGISTRY, TELECOM, TRANSFERS, VICTIM_REPORTS
 
 # Order of topics for events with the same timestamp: links before calls before money.
 REPLAYED_TOPICS = (REGISTRY.name, TELECOM.name, TRANSFERS.name, VICTIM_REPORTS.name)
@@ -140,6 +140,8 @@ class Replayer:
                 vec = engine.vector(state, signal)  # type: ignore[arg-type]
                 emits += self.on_scored(key, state, signal, vec)  # type: ignore[arg-type]
             return emits
+        if topic != IDENTITY_SIGNALS.name:
+            return []  # case updates: a victim's case is a live view, not an input to features
         ident = self.identities.get(key) or IdentityState()
         self.identities[key] = ident
         return identity.update(ident, key, signal)

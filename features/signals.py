@@ -144,12 +144,137 @@ class Taint(Signal):
     credit_ts_ms: int
     report_ts_ms: int
     police: bool
+    transfer_satang: int  # the transfer's untraced part when this money was traced, for the trail
+    via: str  # which traced credit of the sender this part came from ("" at hop 1): fan-in parts differ
+
+
+# -- hold lifecycle (to the held account) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAcked(Signal):
+    """The bank answered one of this account's requests (``freeze.acks.v1``)."""
+
+    TAG: ClassVar[str] = "a"
+    request_id: str
+    status: str  # held, rejected, empty, released
+    held_satang: int  # -1: not given
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAppealed(Signal):
+    """An appeal against one of this account's holds, or a police extension (``hold.appeals.v1``)."""
+
+    TAG: ClassVar[str] = "q"
+    appeal_id: str
+    request_id: str
+    outcome: str  # filed, approved, denied, police_extension
+    decided_by: str
+    police_ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryCheck(Signal):
+    """The worker clock says it is ``ts_ms``: release this account's holds that expired by then."""
+
+    TAG: ClassVar[str] = "e"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendHold(Signal):
+    """A police complaint reached the case: run this hold 7 days from the complaint."""
+
+    TAG: ClassVar[str] = "m"
+    case_id: str
+    request_id: str
+    police_ref: str
+    complaint_ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed(Signal):
+    """At an identity: a linked account is a confirmed mule; its ring goes to review."""
+
+    TAG: ClassVar[str] = "g"
+    account: str
+    case_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingReview(Signal):
+    """This account shares ``identity`` with confirmed mule ``source``: review it, don't hold it."""
+
+    TAG: ClassVar[str] = "w"
+    source: str
+    identity: str
+    case_id: str
+
+
+# -- case updates (to the case, keyed by case id) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseReported(Signal):
+    TAG: ClassVar[str] = "R"
+    case_id: str
+    victim: str
+    report_id: str
+    reported_satang: int
+    police_ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseHop(Signal):
+    """Traced money reached ``account``: an edge of the trail and what was decided there."""
+
+    TAG: ClassVar[str] = "H"
+    case_id: str
+    account: str
+    hop: int
+    role: str  # mule, endpoint, cash
+    traced_satang: int
+    transfer_id: str
+    from_account: str
+    credit_ts_ms: int
+    transfer_satang: int
+    action: str  # hold, review, none
+    request_id: str
+    requested_satang: int
+    expires_ts_ms: int
+    legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseHold(Signal):
+    """One of the case's holds changed status (acknowledged, extended, released)."""
+
+    TAG: ClassVar[str] = "S"
+    case_id: str
+    account: str
+    request_id: str
+    status: str
+    held_satang: int  # -1: unknown
+    released_satang: int
+    expires_ts_ms: int
+    legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRefund(Signal):
+    TAG: ClassVar[str] = "F"
+    case_id: str
+    account: str
+    proposal_id: str
+    amount_satang: int
 
 
 SIGNAL_TYPES: dict[str, type[Signal]] = {
     cls.TAG: cls
     for cls in (TransferOut, TransferIn, RegistryUpdate, IdentityCount, PhoneContext, Link,
-                CallMade, CallReceived, SimChange, ScamReported, VictimReported, Taint)
+                CallMade, CallReceived, SimChange, ScamReported, VictimReported, Taint,
+                HoldAcked, HoldAppealed, ExpiryCheck, ExtendHold, Confirmed, RingReview,
+                CaseReported, CaseHop, CaseHold, CaseRefund)
 }
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in SIGNAL_TYPES.values()}
 _ARITY = {cls.TAG: len(names) for cls, names in _FIELDS.items()}

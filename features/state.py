@@ -25,13 +25,19 @@ from typing import Any
 
 from features.windows import Flow
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 MAX_KNOWN_COUNTERPARTIES = 64
 MAX_LINKED_ACCOUNTS = 32
 MAX_DEVICES = 8
 MAX_RECENT_OUT = 24  # outgoing transfers kept for tracing reports that arrive hours later
 MAX_TAINTS = 8
 MAX_REPORTED = 16
+MAX_HOLDS = 16  # hold lifecycle rows per account (active ones are never dropped)
+# Hold rows (features/holds.py owns the logic): (request_id, case_id ("" none), reason,
+# legal_basis, status, hop (0 none), traced_satang, requested_satang, held_satang (-1 unknown),
+# created_ts_ms, expires_ts_ms, released_satang, trigger)
+HOLD_LAYOUT = "sssssqqqqqqqs"
+SCORE_SUMMARY_NONE = (-1, -1, 0, -1)  # last score ppm, max score ppm, scored count, last scored ts
 _ACCOUNT, _IDENTITY = 1, 2
 _NONE = 255  # string length byte of a missing string
 
@@ -40,6 +46,7 @@ _ACCOUNT_INTS = (
     "dormant_gap_ms", "out_count_total", "out_sum_total", "phone_accounts", "device_accounts",
     "nid_accounts", "held_identity_links", "risky_call_ts_ms", "risky_caller_calls_24h",
     "sim_change_ts_ms", "phone_calls_24h", "taint_hops", "held_until_ms", "phone_context_ts_ms",
+    "score_last_ppm", "score_max_ppm", "scored_count", "scored_last_ts_ms", "applied_offset",
 )
 _IDENTITY_INTS = (
     "sim_change_ts_ms", "sim_register_ts_ms", "scam_reports", "risky_call_ts_ms",
@@ -51,7 +58,7 @@ _FLOWS = ("inflow", "outflow", "first_inflow", "tainted_inflow")
 # version, kind, ints, string lengths, flow sizes, set sizes, trace-memory length
 _ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BI")
 _IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qI")
-_TUPLE_ROWS = ("o", "t", "r")  # trace-memory parts whose rows are tuples
+_TUPLE_ROWS = ("o", "t", "r", "h")  # trace-memory parts whose rows are tuples
 # Built once: json.dumps/loads with options build a new encoder per call (~5 us).
 _JSON_OUT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _JSON_IN = json.JSONDecoder().decode
@@ -116,6 +123,13 @@ class AccountState:
     taint_hops: int = -1
     held_until_ms: int = -1
     phone_context_ts_ms: int = -1
+    score_last_ppm: int = -1
+    score_max_ppm: int = -1
+    scored_count: int = 0
+    scored_last_ts_ms: int = -1
+    # Offset (in this account's signal partition) of the last signal applied: a signal
+    # redelivered after a crash (at or below it) is recognised and not applied twice.
+    applied_offset: int = -1
     msisdn_hash: str | None = None
     device_id: str | None = None
     national_id_hash: str | None = None
@@ -162,6 +176,24 @@ class AccountState:
     @reported.setter
     def reported(self, rows: list[tuple[str, str]]) -> None:
         self.memory()["r"] = rows
+
+    # HOLD_LAYOUT rows, oldest first (features/holds.py)
+    @property
+    def holds(self) -> list[tuple]:
+        return self.memory().setdefault("h", [])
+
+    @holds.setter
+    def holds(self, rows: list[tuple]) -> None:
+        self.memory()["h"] = rows
+
+    @property
+    def score_summary(self) -> tuple[int, int, int, int]:
+        """(last score ppm, max score ppm, scored count, last scored ts), SCORE_SUMMARY_NONE if never."""
+        return (self.score_last_ppm, self.score_max_ppm, self.scored_count, self.scored_last_ts_ms)
+
+    @score_summary.setter
+    def score_summary(self, value: tuple[int, int, int, int]) -> None:
+        self.score_last_ppm, self.score_max_ppm, self.scored_count, self.scored_last_ts_ms = value
 
     def to_bytes(self) -> bytes:
         strings = [s.encode() if s is not None else b"" for s in _strings_of(self)]

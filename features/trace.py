@@ -2,8 +2,11 @@
 
 Taint rule ("tainted first"): when traced money reaches an account, every later outgoing
 transfer of that account carries taint first, up to the traced amount still there. So the
-amount traced into the next hop is ``min(remaining taint, transfer amount)``, in time order.
-It is simple to explain to a bank officer and never traces more than arrived.
+amount traced into the next hop is ``min(remaining taint, untraced part of the transfer)``,
+in time order. Each outgoing transfer remembers how much of it is not yet attributed to
+traced money, so fan-in (two traced credits leaving through one transfer) never traces more
+than the transfer carried. It is simple to explain to a bank officer and never traces more
+than arrived.
 
 Each hop is handled by the worker owning that account (a ``Taint`` signal keyed by it).
 Accounts keep a bounded history of their recent outgoing transfers, so a report hours
@@ -13,12 +16,13 @@ after the report is traced live.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from features.signals import Signal, Taint, TransferOut, VictimReported
+from features.signals import CaseHop, CaseReported, Signal, Taint, TransferOut, VictimReported
 from features.state import MAX_RECENT_OUT, MAX_REPORTED, MAX_TAINTS, AccountState
 from features.windows import DAY_MS
-from streams.topics import ACCOUNT_SIGNALS
+from streams.topics import ACCOUNT_SIGNALS, CASE_UPDATES
 
 Emit = tuple[str, str, Signal]
 TRACE_HISTORY_MS = 3 * DAY_MS
@@ -45,6 +49,8 @@ class TraceHit:
     police: bool
     merchant_like: bool
     ingest_ms: int
+    transfer_satang: int = 0
+    via: str = ""
 
 
 def remember_out(state: AccountState, s: TransferOut) -> None:
@@ -62,39 +68,69 @@ def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
     known = dict(state.reported)
     emits: list[Emit] = []
     by_id = {row[0]: row for row in state.recent_out}
+    reported: dict[str, int] = {}  # case -> satang reported in it
     for transfer_id in s.transfer_ids:
         row = by_id.get(transfer_id)
         if row is None or row[2] == CASHED_OUT:
             continue
         case_id = known.get(transfer_id, s.report_id)
+        _, ts, dst, amount = row
+        reported[case_id] = reported.get(case_id, 0) + (0 if transfer_id in known else amount)
         if transfer_id not in known:
             state.reported.append((transfer_id, case_id))
-        _, ts, dst, amount = row
         emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
             s.ts_ms, s.ingest_ms, case_id, 1, amount, transfer_id, key, ts, s.ts_ms,
-            s.police_complaint_ref is not None)))
+            s.police_complaint_ref is not None, amount, "")))
     state.reported = state.reported[-MAX_REPORTED:]
+    # The case hears of the report (a repeat carrying a police complaint extends its holds).
+    for case_id, satang in (reported or {s.report_id: 0}).items():
+        emits.append((CASE_UPDATES.name, case_id, CaseReported(
+            s.ts_ms, s.ingest_ms, case_id, key, s.report_id, satang, s.police_complaint_ref)))
     return emits
 
 
-def _forward(key: str, entry: list, outs: list[tuple[str, int, str, int]], ingest_ms: int,
-             at_ms: int) -> list[Emit]:
-    """Apply the tainted-first rule to ``outs``; updates ``entry``'s remainder in place."""
-    case_id, _, hop, remaining, _, report_ts, police = entry
+def _forward(state: AccountState, key: str, entry: list, outs: list[int], ingest_ms: int, at_ms: int) -> list[Emit]:
+    """Apply the tainted-first rule along ``state.recent_out[i] for i in outs`` (time order).
+
+    Updates ``entry``'s remainder and each transfer's untraced amount in place: when two
+    traced credits (fan-in) leave through the same transfer, together they never trace more
+    than the transfer carried.
+    """
+    case_id, credit, hop, remaining, _, report_ts, police = entry
     emits: list[Emit] = []
     if hop >= MAX_HOPS:
         return emits
-    for transfer_id, ts, dst, amount in outs:
+    via = hashlib.sha256(credit.encode()).hexdigest()[:12]
+    for i in outs:
+        transfer_id, ts, dst, untraced = state.recent_out[i]
         if remaining <= 0:
             break
-        part = min(remaining, amount)
+        part = min(remaining, untraced)
+        if part <= 0:
+            continue
         remaining -= part
-        if dst == CASHED_OUT:
-            continue  # withdrawn in cash: the trail ends, the amount is no longer holdable
+        state.recent_out[i] = (transfer_id, ts, dst, untraced - part)
+        if dst == CASHED_OUT:  # withdrawn in cash: the trail ends, the amount is no longer holdable
+            emits.append((CASE_UPDATES.name, case_id, CaseHop(
+                max(at_ms, ts), ingest_ms, case_id, f"CASH:{transfer_id}", hop + 1, "cash", part, transfer_id,
+                key, ts, untraced, "none", "", 0, -1, "")))
+            continue
         emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
-            max(at_ms, ts), ingest_ms, case_id, hop + 1, part, transfer_id, key, ts, report_ts, bool(police))))
+            max(at_ms, ts), ingest_ms, case_id, hop + 1, part, transfer_id, key, ts, report_ts, bool(police),
+            untraced, via)))
     entry[3] = remaining
     return emits
+
+
+def credit_key(s: Taint) -> str:
+    """What identifies one part of traced money at its receiver: the transfer, and for fan-in
+    parts of one transfer, which traced credit of the sender funded it.
+
+    Examples:
+        >>> credit_key(Taint(0, 0, "c", 2, 5, "t9", "KTB:1", 0, 0, False, 5, "ab12"))
+        't9<ab12'
+    """
+    return f"{s.transfer_id}<{s.via}" if s.via else s.transfer_id
 
 
 def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] = frozenset(),
@@ -104,29 +140,32 @@ def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] 
     ``endpoints`` are allow-listed accounts (cash-out endpoints, merchants, payroll): the
     trail stops there and the policy flags them for review instead of holding them.
     """
-    if any(t[0] == s.case_id and t[1] == s.transfer_id for t in state.taints):
+    credit = credit_key(s)
+    if any(t[0] == s.case_id and t[1] == credit for t in state.taints):
         return [], None  # the same money reported again, retried or replayed: nothing new
-    entry = [s.case_id, s.transfer_id, s.hop, s.amount_satang, s.credit_ts_ms, s.report_ts_ms, int(s.police)]
+    entry = [s.case_id, credit, s.hop, s.amount_satang, s.credit_ts_ms, s.report_ts_ms, int(s.police)]
     merchant = key in endpoints or \
         state.inflow.window(s.credit_ts_ms, 7 * DAY_MS)[3] >= MERCHANT_DISTINCT_PAYERS_7D
     emits: list[Emit] = []
     if not merchant:
-        later = [row for row in state.recent_out if row[1] >= s.credit_ts_ms]
-        emits = _forward(key, entry, later, s.ingest_ms, s.ts_ms)
+        later = [i for i, row in enumerate(state.recent_out) if row[1] >= s.credit_ts_ms]
+        emits = _forward(state, key, entry, later, s.ingest_ms, s.ts_ms)
     state.taints.append(tuple(entry))  # type: ignore[arg-type]
     state.taints = state.taints[-MAX_TAINTS:]
     hit = TraceHit(key, s.case_id, s.hop, s.amount_satang, s.transfer_id, s.from_account,
-                   s.credit_ts_ms, s.report_ts_ms, s.police, merchant, s.ingest_ms)
+                   s.credit_ts_ms, s.report_ts_ms, s.police, merchant, s.ingest_ms, s.transfer_satang, s.via)
     return emits, hit
 
 
 def forward_live(state: AccountState, key: str, s: TransferOut) -> list[Emit]:
     """A tainted account moving money after the report taints the receiver at once."""
     emits: list[Emit] = []
+    row = next((i for i in range(len(state.recent_out) - 1, -1, -1) if state.recent_out[i][0] == s.transfer_id), None)
+    if row is None:
+        return emits
     for i, taint in enumerate(state.taints):
         if taint[3] > 0 and s.ts_ms >= taint[4]:
             entry = list(taint)
-            dst = CASHED_OUT if s.channel in CASH_CHANNELS else s.counterparty
-            emits += _forward(key, entry, [(s.transfer_id, s.ts_ms, dst, s.amount_satang)], s.ingest_ms, s.ts_ms)
+            emits += _forward(state, key, entry, [row], s.ingest_ms, s.ts_ms)
             state.taints[i] = tuple(entry)  # type: ignore[assignment]
     return emits

@@ -7,12 +7,16 @@ victim-reported hold lasts 72 hours, 7 days from a police complaint.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from features import holds
+from features.holds import Effects, Hold, make_audit, request_id
+from features.signals import CaseHop
+from features.state import AccountState
 from features.trace import TraceHit
 from features.windows import DAY_MS, HOUR_MS
 from streams.contracts import FreezeRequest
+from streams.topics import CASE_UPDATES
 
 BANK_SUSPICION_HOLD_MS = 3 * DAY_MS
 VICTIM_REPORT_HOLD_MS = 72 * HOUR_MS
@@ -22,16 +26,7 @@ LEGAL_BASIS_VICTIM = "victim_report_72h"
 LEGAL_BASIS_POLICE = "police_complaint_7d"
 
 
-def request_id(key: str, trigger_event_id: str, action: str) -> str:
-    """Deterministic: the same decision on the same event always gets the same id.
-
-    Examples:
-        >>> request_id("KTB:1", "t9", "hold") == request_id("KTB:1", "t9", "hold")
-        True
-        >>> request_id("KTB:1", "t9", "hold") != request_id("KTB:1", "t9", "release")
-        True
-    """
-    return hashlib.sha256(f"{key}|{trigger_event_id}|{action}".encode()).hexdigest()[:32]
+__all__ = ["Decision", "act", "decide_on_score", "decide_on_trace", "freeze_request", "request_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +46,7 @@ class Decision:
     top_reasons: tuple[str, ...] = ()
     case_id: str | None = None
     hop: int | None = None
+    trace_via: str = ""  # fan-in: which traced credit of the sender this part came from
 
 
 def decide_on_score(
@@ -106,17 +102,14 @@ def decide_on_trace(hit: TraceHit) -> Decision:
         key=hit.key, action="review" if hit.merchant_like else "hold", score=hop_confidence(hit.hop),
         model_version=None, trigger_event_id=hit.transfer_id, event_ts_ms=hit.report_ts_ms,  # type: ignore[arg-type]
         amount_satang=hit.amount_satang, expires_ts_ms=expires, legal_basis=basis, reason="trace",
-        top_reasons=reasons, case_id=hit.case_id, hop=hit.hop,
+        top_reasons=reasons, case_id=hit.case_id, hop=hit.hop, trace_via=hit.via,
     )
 
 
 def freeze_request(decision: Decision, emitted_ts_ms: int) -> FreezeRequest:
     bank, _, account = decision.key.partition(":")
-    trigger = decision.trigger_event_id
-    if decision.case_id is not None:
-        trigger = f"{decision.case_id}/{trigger}"
     return FreezeRequest(
-        request_id=request_id(decision.key, trigger, "hold"),
+        request_id=request_id(decision.key, _trigger(decision), "hold"),
         bank=bank, account=account, action="hold", amount_satang=decision.amount_satang,
         reason=decision.reason, score=decision.score,  # type: ignore[arg-type]
         model_version=decision.model_version, top_reasons=decision.top_reasons,
@@ -124,3 +117,61 @@ def freeze_request(decision: Decision, emitted_ts_ms: int) -> FreezeRequest:
         event_ts_ms=decision.event_ts_ms, emitted_ts_ms=emitted_ts_ms,
         legal_basis=decision.legal_basis, expires_ts_ms=decision.expires_ts_ms,
     )
+
+
+def _trigger(decision: Decision) -> str:
+    if decision.case_id is not None:
+        via = f"<{decision.trace_via}" if decision.trace_via else ""
+        return f"{decision.case_id}/{decision.trigger_event_id}{via}"
+    return decision.trigger_event_id
+
+
+def _audit_details(decision: Decision, hit: TraceHit | None) -> dict:
+    details = {
+        "action": decision.action, "reason": decision.reason, "score": decision.score,
+        "model_version": decision.model_version, "top_reasons": list(decision.top_reasons),
+        "trigger_event_id": decision.trigger_event_id, "event_ts_ms": decision.event_ts_ms,
+        "amount_satang": decision.amount_satang, "legal_basis": decision.legal_basis,
+        "expires_ts_ms": decision.expires_ts_ms, "case_id": decision.case_id, "hop": decision.hop,
+    }
+    if hit is not None:
+        details.update(traced_satang=hit.amount_satang, from_account=hit.from_account,
+                       transfer_id=hit.transfer_id, credit_ts_ms=hit.credit_ts_ms, merchant_like=hit.merchant_like)
+    return details
+
+
+def act(state: AccountState, decision: Decision, now_ms: int, hit: TraceHit | None = None) -> Effects:
+    """Turn a decision into what is sent: the freeze request (holds only), the hold's row in
+    the account's state, its audit record, and, for traced money, the case's trail.
+
+    Idempotent: a hold whose request id the account already has is not requested again.
+    """
+    key = decision.key
+    trigger = _trigger(decision)
+    traced = hit.amount_satang if hit is not None else 0
+    fx = Effects()
+    if decision.action == "hold":
+        request = freeze_request(decision, now_ms)
+        row = Hold(request.request_id, decision.case_id or "", decision.reason, decision.legal_basis, "requested",
+                   decision.hop or 0, traced, decision.amount_satang or 0, -1, now_ms, decision.expires_ts_ms, 0,
+                   decision.trigger_event_id)
+        if not holds.open_row(state, row):
+            return Effects(events=["hold_repeat"])
+        fx.requests.append((request, decision.reason))
+        rid = request.request_id
+    else:
+        rid = request_id(key, trigger, "review")
+        if hit is not None and not holds.open_row(state, Hold(
+                rid, decision.case_id or "", decision.reason, decision.legal_basis, "review", decision.hop or 0,
+                traced, 0, -1, now_ms, -1, 0, decision.trigger_event_id)):
+            return Effects(events=["review_repeat"])
+        fx.reviews.append(decision.reason)
+    fx.audits.append(make_audit(decision.action, key, rid, now_ms, trigger, _audit_details(decision, hit)))
+    if hit is not None:
+        fx.emits.append((CASE_UPDATES.name, hit.case_id, CaseHop(
+            now_ms, hit.ingest_ms, hit.case_id, key, hit.hop, "endpoint" if hit.merchant_like else "mule",
+            hit.amount_satang, hit.transfer_id, hit.from_account, hit.credit_ts_ms, hit.transfer_satang,
+            decision.action, rid, decision.amount_satang or 0 if decision.action == "hold" else 0,
+            decision.expires_ts_ms if decision.action == "hold" else -1,
+            decision.legal_basis if decision.action == "hold" else "")))
+    return fx

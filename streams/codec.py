@@ -13,12 +13,21 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from streams.contracts import (
+    ACK_STATUSES,
+    APPEAL_DECIDERS,
+    APPEAL_OUTCOMES,
+    AUDIT_KINDS,
     BANKS,
     CHANNELS,
     REPORT_CHANNELS,
     TELECOM_KINDS,
+    AuditRecord,
     DeadLetter,
     FreezeRequest,
+    HoldAck,
+    HoldAppeal,
+    RefundProposal,
+    RefundShare,
     RegistryLink,
     Rejection,
     TelecomEvent,
@@ -313,3 +322,124 @@ def dead_letter_to_json(dl: DeadLetter) -> dict[str, Any]:
 
 def encode_dead_letter(dl: DeadLetter) -> bytes:
     return json.dumps(dead_letter_to_json(dl), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# -- hold lifecycle: bank answers, appeals, refund proposals, audit ------------------------
+
+MAX_NOTE_CHARS = 500
+
+
+def _request_id(f: _Fields, name: str = "request_id") -> str:
+    value = f.text(name)
+    if not (len(value) == 32 and all(c in "0123456789abcdef" for c in value)):  # type: ignore[arg-type]
+        raise _BadInputError("bad_request_id", f"{name} must be 32 lowercase hex digits")
+    return value  # type: ignore[return-value]
+
+
+def _ack(f: _Fields) -> HoldAck:
+    status = f.choice("status", ACK_STATUSES, "unknown_status")
+    raw_amount = f._get("held_amount", status == "held")
+    if raw_amount is not None and status != "held":
+        raise _BadInputError("wrong_type", f"held_amount is only for status held, not {status}")
+    return HoldAck(
+        request_id=_request_id(f), ts_ms=f.ts(), bank=f.bank("bank"), account=f.text("account"),  # type: ignore[arg-type]
+        status=status, held_amount_satang=None if raw_amount is None else parse_amount_satang(raw_amount),
+        reason=f.text("reason", False),
+    )
+
+
+def _appeal(f: _Fields) -> HoldAppeal:
+    outcome = f.choice("outcome", APPEAL_OUTCOMES, "unknown_outcome")
+    decided_by = f.choice("decided_by", APPEAL_DECIDERS, "unknown_decider")
+    police_ref = f.text("police_complaint_ref", outcome == "police_extension")
+    if outcome == "police_extension" and decided_by != "police":
+        raise _BadInputError("not_police", "only the police extend a hold")
+    note = f._get("note", False)
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_CHARS):
+        raise _BadInputError("wrong_type", f"note must be a string of at most {MAX_NOTE_CHARS} characters")
+    return HoldAppeal(
+        appeal_id=f.text("appeal_id"), ts_ms=f.ts(), bank=f.bank("bank"), account=f.text("account"),  # type: ignore[arg-type]
+        request_id=_request_id(f), outcome=outcome, decided_by=decided_by, police_complaint_ref=police_ref,
+        note=note,
+    )
+
+
+def decode_ack(raw: bytes, now_ms: int | None = None) -> HoldAck | Rejection:
+    """Examples:
+        >>> decode_ack(b'{"request_id": "' + b"a" * 32 + b'", "ts": 1795316400000, "bank": "SCB",'
+        ...            b' "account": "9", "status": "held", "held_amount": "10.5"}').held_amount_satang
+        1050
+        >>> decode_ack(b'{"request_id": "x", "ts": 1795316400000, "bank": "SCB", "account": "9",'
+        ...            b' "status": "rejected"}').reason
+        'bad_request_id'
+    """
+    return _decode(raw, now_ms, _ack)
+
+
+def decode_appeal(raw: bytes, now_ms: int | None = None) -> HoldAppeal | Rejection:
+    return _decode(raw, now_ms, _appeal)
+
+
+def refund_proposal_to_json(proposal: RefundProposal) -> dict[str, Any]:
+    return {
+        "proposal_id": proposal.proposal_id,
+        "ts": format_ts(proposal.ts_ms),
+        "bank": proposal.bank,
+        "account": proposal.account,
+        "held_amount": format_amount(proposal.held_satang),
+        "method": proposal.method,
+        "shares": [{"case_id": s.case_id, "traced_amount": format_amount(s.traced_satang),
+                    "amount": format_amount(s.amount_satang)} for s in proposal.shares],
+    }
+
+
+def encode_refund_proposal(proposal: RefundProposal) -> bytes:
+    return json.dumps(refund_proposal_to_json(proposal), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _satang_or_zero(value: object) -> int:
+    """Like ``parse_amount_satang`` but "0.00" is a valid share."""
+    return 0 if value in ("0.00", "0", 0) else parse_amount_satang(value)
+
+
+def _refund(f: _Fields) -> RefundProposal:
+    shares = f._get("shares", True)
+    if not isinstance(shares, list) or not shares:
+        raise _BadInputError("wrong_type", "shares must be a non-empty list")
+    return RefundProposal(
+        proposal_id=f.text("proposal_id"), ts_ms=f.ts(), bank=f.bank("bank"), account=f.text("account"),  # type: ignore[arg-type]
+        held_satang=_satang_or_zero(f._get("held_amount", True)), method=f.text("method"),  # type: ignore[arg-type]
+        shares=tuple(RefundShare(str(s["case_id"]), _satang_or_zero(s["traced_amount"]), _satang_or_zero(s["amount"]))
+                     for s in shares),
+    )
+
+
+def decode_refund_proposal(raw: bytes) -> RefundProposal | Rejection:
+    return _decode(raw, None, _refund)
+
+
+def audit_to_json(record: AuditRecord) -> dict[str, Any]:
+    return {"audit_id": record.audit_id, "kind": record.kind, "ts": format_ts(record.ts_ms),
+            "subject": record.subject, "request_id": record.request_id, "details": record.details}
+
+
+def encode_audit(record: AuditRecord) -> bytes:
+    return json.dumps(audit_to_json(record), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _audit(f: _Fields) -> AuditRecord:
+    details = f._get("details", True)
+    if not isinstance(details, dict):
+        raise _BadInputError("wrong_type", "details must be an object")
+    request_id = f._get("request_id", False)
+    if request_id is not None and not isinstance(request_id, str):
+        raise _BadInputError("wrong_type", "request_id must be a string or null")
+    return AuditRecord(
+        audit_id=f.text("audit_id"), kind=f.choice("kind", AUDIT_KINDS, "unknown_kind"), ts_ms=f.ts(),  # type: ignore[arg-type]
+        subject=f.text("subject"), request_id=request_id, details=details,  # type: ignore[arg-type]
+    )
+
+
+def decode_audit(raw: bytes) -> AuditRecord | Rejection:
+    """Audit records as consumers read them (Decimal numbers in ``details`` stay exact)."""
+    return _decode(raw, None, _audit)

@@ -18,7 +18,7 @@ CHANNELS: frozenset[str] = frozenset({"mobile", "internet", "promptpay", "atm", 
 TELECOM_KINDS: frozenset[str] = frozenset({"call", "sms", "sim_swap", "sim_register", "scam_report"})
 REPORT_CHANNELS: frozenset[str] = frozenset({"hotline_1441", "online", "bank"})
 
-Action = Literal["hold", "release"]
+Action = Literal["hold", "release", "extend"]
 Reason = Literal["model", "trace", "ring"]
 
 
@@ -116,6 +116,87 @@ class FreezeRequest:
     @property
     def key(self) -> str:
         return account_key(self.bank, self.account)
+
+
+ACK_STATUSES: frozenset[str] = frozenset({"held", "rejected", "empty", "released"})
+APPEAL_OUTCOMES: frozenset[str] = frozenset({"filed", "approved", "denied", "police_extension"})
+APPEAL_DECIDERS: frozenset[str] = frozenset({"owner", "bank", "aoc", "police"})
+AUDIT_KINDS: frozenset[str] = frozenset({
+    "hold", "release", "extend", "review", "appeal_outcome", "model_promotion", "model_rollback",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAck:
+    """A bank's answer to one request: ``held`` (with the amount actually held, which may be
+    less than requested), ``rejected`` (with a reason), ``empty`` (nothing left), ``released``."""
+
+    request_id: str
+    ts_ms: int
+    bank: str
+    account: str
+    status: str
+    held_amount_satang: int | None = None
+    reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        return account_key(self.bank, self.account)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAppeal:
+    """An owner's appeal against a hold and what became of it; police extend holds here too."""
+
+    appeal_id: str
+    ts_ms: int
+    bank: str
+    account: str
+    request_id: str
+    outcome: str
+    decided_by: str
+    police_complaint_ref: str | None = None
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        return account_key(self.bank, self.account)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundShare:
+    case_id: str
+    traced_satang: int
+    amount_satang: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundProposal:
+    """Money held at one account divided among the cases whose traced money reached it."""
+
+    proposal_id: str
+    ts_ms: int
+    bank: str
+    account: str
+    held_satang: int
+    method: str
+    shares: tuple[RefundShare, ...]
+
+    @property
+    def key(self) -> str:
+        return account_key(self.bank, self.account)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One decision, with enough in ``details`` to reproduce it."""
+
+    audit_id: str
+    kind: str
+    ts_ms: int
+    subject: str
+    request_id: str | None
+    details: dict
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,8 +57,31 @@ CONTROL = TopicSpec(
     doc="Model rollout: promote, rollback and shadow commands; every worker reads all of it.",
 )
 
+FREEZE_ACKS = TopicSpec(
+    "freeze.acks.v1", "bank:account", "in", "freeze.acks.v1.json",
+    doc="Banks' answers to hold, extend and release requests: held (actual amount), rejected, empty, released.",
+)
+HOLD_APPEALS = TopicSpec(
+    "hold.appeals.v1", "bank:account", "in", "hold.appeals.v1.json",
+    doc="Owners' appeals against holds and their outcome (bank or AOC), and police extensions of holds.",
+)
+REFUND_PROPOSALS = TopicSpec(
+    "refund.proposals.v1", "bank:account", "out", "refund.proposals.v1.json",
+    doc="Held money of one account divided among the cases whose traced money reached it, pro rata.",
+)
+AUDIT = TopicSpec(
+    "muleguard.audit.v1", "subject (bank:account or model version)", "out", "muleguard.audit.v1.json",
+    doc="Append-only audit trail: one record per decision (hold, release, extend, review, appeal outcome, model).",
+)
+CASE_UPDATES = TopicSpec(
+    "muleguard.case-updates.v1", "case_id", "internal", None,
+    doc="Repartition: what each traced account tells a victim's case (hops, holds, refunds), keyed by case.",
+)
+
+# The world's events (what the simulator writes); hold answers and appeals come back from banks.
 INPUT_TOPICS: tuple[TopicSpec, ...] = (TRANSFERS, TELECOM, REGISTRY, VICTIM_REPORTS)
-OUTPUT_TOPICS: tuple[TopicSpec, ...] = (FREEZE_REQUESTS, DEADLETTER)
-INTERNAL_TOPICS: tuple[TopicSpec, ...] = (ACCOUNT_SIGNALS, IDENTITY_SIGNALS, CONTROL)
-ALL_TOPICS: tuple[TopicSpec, ...] = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
+HOLD_INPUT_TOPICS: tuple[TopicSpec, ...] = (FREEZE_ACKS, HOLD_APPEALS)
+OUTPUT_TOPICS: tuple[TopicSpec, ...] = (FREEZE_REQUESTS, DEADLETTER, REFUND_PROPOSALS, AUDIT)
+INTERNAL_TOPICS: tuple[TopicSpec, ...] = (ACCOUNT_SIGNALS, IDENTITY_SIGNALS, CASE_UPDATES, CONTROL)
+ALL_TOPICS: tuple[TopicSpec, ...] = INPUT_TOPICS + HOLD_INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL_TOPICS}

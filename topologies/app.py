@@ -34,6 +34,8 @@ class Pipeline:
     metrics: Metrics
     endpoints: frozenset[str] = frozenset()
     rollout: Any = None  # topologies.control.Rollout: hot model swaps and the shadow challenger
+    cases: faust.Table | None = None  # case id -> features.cases JSON
+    hold_timers: faust.Table | None = None  # account key -> next hold expiry (epoch ms, ASCII)
     _sender: ConfluentSender | None = None
 
     @property
@@ -62,8 +64,8 @@ def _table(app: faust.App, name: str, settings: WorkerSettings) -> faust.Table:
 def create_app(settings: WorkerSettings, scorer: Scorer | None = None, metrics: Metrics = METRICS) -> Pipeline:
     from features.replay import read_endpoints
     from features.state import STATE_VERSION
-    from topologies import control, runtime, views
-    from topologies.agents import ingest, score
+    from topologies import case_views, control, runtime, views
+    from topologies.agents import cases, ingest, score
 
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     runtime.install()
@@ -94,10 +96,14 @@ def create_app(settings: WorkerSettings, scorer: Scorer | None = None, metrics: 
         scorer=scorer or Scorer(settings.model_dir).load(),
         metrics=metrics,
         endpoints=read_endpoints(settings.endpoints_path),
+        cases=_table(app, "cases_v1", settings),
+        hold_timers=_table(app, "hold_timers_v1", settings),
     )
     metrics.model_info.info({"version": pipeline.scorer.version})
     pipeline.rollout = control.register(pipeline)
     ingest.register(pipeline)
     score.register(pipeline)
+    cases.register(pipeline)
     views.register(pipeline)
+    case_views.register(pipeline)
     return pipeline

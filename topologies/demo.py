@@ -73,6 +73,8 @@ def _consume_freezes(bootstrap: str, tally: Tally, stop: threading.Event) -> Non
         if message is None or message.error():
             continue
         request = decode_freeze_request(message.value())
+        if request.action != "hold":
+            continue  # releases at expiry (the simulated world is in the past) are not freezes
         with tally.lock:
             tally.requests += 1
             # A model hold is timed from its transfer; a traced hold from the report, or from the

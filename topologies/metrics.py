@@ -66,6 +66,30 @@ class Metrics:
             "muleguard_recovery_seconds",
             "Seconds the last rebalance took, from its start to processing again (tables recovered).",
             registry=r)
+        # -- hold lifecycle, cases, refunds, rings, audit (docs/tracing.md) --
+        self.hold_lifecycle_requests = Counter(
+            "muleguard_hold_lifecycle_requests_total", "Release and extend requests emitted, by why.",
+            ["action", "reason"], registry=r)
+        self.hold_events = Counter(
+            "muleguard_hold_events_total", "Bank answers, appeals, extensions and expiries applied to holds.",
+            ["event"], registry=r)
+        self.trace_hops = Histogram(
+            "muleguard_trace_hops", "Hop at which traced money reached an account.",
+            buckets=(1, 2, 3, 4, 5, 6), registry=r)
+        self.case_status = Counter(
+            "muleguard_case_status_changes_total", "Cases entering each status.", ["status"], registry=r)
+        self.refund_proposals = Counter(
+            "muleguard_refund_proposals_total", "Refund proposals emitted.", registry=r)
+        self.refund_proposed_thb = Counter(
+            "muleguard_refund_proposed_thb_total", "THB proposed for refund to victims.", registry=r)
+        self.ring_reviews = Counter(
+            "muleguard_ring_reviews_total", "Accounts sent to review because a linked account was confirmed.",
+            registry=r)
+        self.audit_records = Counter(
+            "muleguard_audit_records_total", "Audit records written.", ["kind"], registry=r)
+        self.expiry_checks = Counter(
+            "muleguard_expiry_checks_total", "Expiry checks the worker clock sent to accounts with due holds.",
+            registry=r)
         self.rebalances = Counter(
             "muleguard_rebalances_total", "Consumer group rebalances seen by this worker.", registry=r)
 

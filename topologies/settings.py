@@ -20,6 +20,8 @@ class WorkerSettings:
     partitions: int = 4
     store: str = "rocksdb://"
     endpoints_path: Path | None = None
+    clock_path: Path | None = None  # tests: a file holding the worker clock (epoch ms)
+    expiry_check_s: float = 30.0  # how often due holds are looked for
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -32,6 +34,8 @@ class WorkerSettings:
             "web_host": os.environ.get("MULEGUARD_WEB_HOST", "127.0.0.1"),
             "app_id": os.environ.get("MULEGUARD_APP_ID", "muleguard"),
             "endpoints_path": Path(endpoints) if (endpoints := os.environ.get("MULEGUARD_ENDPOINTS")) else None,
+            "clock_path": Path(clock) if (clock := os.environ.get("MULEGUARD_CLOCK_FILE")) else None,
+            "expiry_check_s": float(os.environ.get("MULEGUARD_EXPIRY_CHECK_S", "30")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

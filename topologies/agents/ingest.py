@@ -11,11 +11,20 @@ from collections.abc import Callable
 
 from faust import StreamT
 
+from features.holds import route_hold_input
 from features.routing import route
 from streams import codec
 from streams.contracts import Rejection
 from streams.deadletter import dead_letter
-from streams.topics import DEADLETTER, REGISTRY, TELECOM, TRANSFERS, VICTIM_REPORTS
+from streams.topics import (
+    DEADLETTER,
+    FREEZE_ACKS,
+    HOLD_APPEALS,
+    REGISTRY,
+    TELECOM,
+    TRANSFERS,
+    VICTIM_REPORTS,
+)
 from topologies import runtime
 from topologies.agents.score import BATCH_MAX, BATCH_WITHIN_S, send_signals
 from topologies.app import Pipeline
@@ -25,16 +34,22 @@ DECODERS: dict[str, Callable[..., object]] = {
     TELECOM.name: codec.decode_telecom,
     REGISTRY.name: codec.decode_registry,
     VICTIM_REPORTS.name: codec.decode_report,
+    FREEZE_ACKS.name: codec.decode_ack,
+    HOLD_APPEALS.name: codec.decode_appeal,
+}
+ROUTES: dict[str, Callable[..., list]] = {
+    FREEZE_ACKS.name: route_hold_input, HOLD_APPEALS.name: route_hold_input,  # to the held account
 }
 
 
 def register(p: Pipeline) -> None:
-    for topic_name in (TRANSFERS.name, TELECOM.name, REGISTRY.name, VICTIM_REPORTS.name):
+    for topic_name in DECODERS:
         _register_one(p, topic_name)
 
 
 def _register_one(p: Pipeline, topic_name: str) -> None:
     decode = DECODERS[topic_name]
+    to_owner = ROUTES.get(topic_name, route)
     source, m = p.topics[topic_name], p.metrics
     consumed = m.events_consumed.labels(topic_name)
     last_ts = m.last_event_ts.labels(topic_name)
@@ -62,7 +77,7 @@ def _register_one(p: Pipeline, topic_name: str) -> None:
                 last_ts.set(record.ts_ms / 1000)  # type: ignore[attr-defined]
                 time_lag.observe(max(now_ms - record.ts_ms, 0) / 1000)  # type: ignore[attr-defined]
                 ingest_ms = int(message.timestamp * 1000) if message.timestamp else now_ms
-                outbox += route(record, ingest_ms)  # type: ignore[arg-type]
+                outbox += to_owner(record, ingest_ms)
             send_signals(p, channel, outbox)
             stage.observe(time.perf_counter() - started)
 

@@ -14,16 +14,27 @@ from collections.abc import Callable
 
 from faust import StreamT
 
-from features import engine, identity
-from features.signals import decode_signal, encode_signal
+from features import engine, holds, identity
+from features.holds import Effects
+from features.signals import (
+    Confirmed,
+    ExpiryCheck,
+    ExtendHold,
+    HoldAcked,
+    HoldAppealed,
+    RingReview,
+    Signal,
+    decode_signal,
+    encode_signal,
+)
 from features.state import AccountState, IdentityState
 from features.windows import ALLOWED_LATENESS_MS
+from models import policy
 from models.decision import Decider
-from models.policy import Decision, freeze_request
 from streams import codec
 from streams.contracts import Rejection
 from streams.deadletter import dead_letter
-from streams.topics import ACCOUNT_SIGNALS, DEADLETTER, FREEZE_REQUESTS, IDENTITY_SIGNALS
+from streams.topics import ACCOUNT_SIGNALS, AUDIT, DEADLETTER, FREEZE_REQUESTS, IDENTITY_SIGNALS, REFUND_PROPOSALS
 from topologies import runtime
 from topologies.app import Pipeline
 from topologies.sender import SendChannel
@@ -67,42 +78,42 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(p.topics[ACCOUNT_SIGNALS.name], name="accounts")
     async def accounts(stream: StreamT) -> None:
-        """Per event: 1. update features (or traced money); 2. score money movements;
-        3. send any freeze request. Per batch: 4. write each changed state once;
-        5. tell other keyed states what changed."""
+        """Per event: 1. update features, traced money or a hold's lifecycle; 2. score money
+        movements; 3. queue freeze/release/extend requests, audit records, refund proposals.
+        Per batch: 4. write each changed state once, and its next hold expiry; 5. tell other
+        keyed states (accounts, identities, cases) what changed."""
         staged, channel = runtime.StagedTable(p.accounts), p.sender.channel()
-        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[staged, channel],
+        timers = runtime.StagedTable(p.hold_timers)
+        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[staged, timers, channel],
                                             **reorder_options()):
             started = time.perf_counter()
             consumed_accounts.inc(len(events))
             scores = m.scores.labels(p.scorer.version)  # per batch: a promoted model swaps in between batches
-            cache: dict[bytes, tuple[AccountState, object]] = {}
+            now_ms = int(time.time() * 1000)
+            cache: dict[bytes, tuple[AccountState, object, int]] = {}
             outbox: list = []
             for event in events:
                 key_bytes: bytes = event.key
-                state = _load(cache, staged, event, key_bytes, AccountState)
-                key = key_bytes.decode()
+                if key_bytes not in cache:
+                    state = _load(cache, staged, event, key_bytes, AccountState)
+                    cache[key_bytes] = (state, event, holds.next_expiry_ms(state))
+                state, _, expiry_before = cache[key_bytes]
                 signal = decode_signal(event.value)
                 if engine.is_late(state, signal):
                     _dead_letter_late(p, channel, event, state, signal)
                     continue
-                emits, hit = engine.update(state, key, signal, p.endpoints)
-                if hit is not None:
-                    traced = decider.on_trace(state, hit)
-                    emits += traced.emits
-                    _act(p, channel, traced.decision, signal.ingest_ms)
-                if engine.is_scored(signal):
-                    vector = engine.vector(state, signal)  # type: ignore[arg-type]
-                    outcome = decider.on_scored(key, state, signal, vector)  # type: ignore[arg-type]
-                    p.rollout.observe(outcome, vector)  # shadow challenger: counted, never emitted
-                    emits += outcome.emits
-                    if outcome.probability is not None:
-                        scores.observe(outcome.probability)
-                    _act(p, channel, outcome.decision, signal.ingest_ms)
-                cache[key_bytes] = (state, event)
-                outbox += emits
-            for key_bytes, (state, event) in cache.items():
+                emits, fx = _on_account_event(p, decider, scores, state, key_bytes.decode(), signal, now_ms)
+                outbox += emits + fx.emits
+                _send_effects(p, channel, fx, signal.ingest_ms)
+                cache[key_bytes] = (state, event, expiry_before)
+            for key_bytes, (state, event, expiry_before) in cache.items():
                 staged.set(event, key_bytes, state.to_bytes())
+                expiry = holds.next_expiry_ms(state)
+                if expiry != expiry_before:
+                    if expiry < 0:
+                        timers.delete(event, key_bytes)
+                    else:
+                        timers.set(event, key_bytes, str(expiry).encode())
             send_signals(p, channel, outbox)
             account_stage.observe(time.perf_counter() - started)
 
@@ -118,7 +129,11 @@ def register(p: Pipeline) -> None:
             for event in events:
                 key_bytes = event.key
                 state = _load(cache, staged, event, key_bytes, IdentityState)
-                outbox += identity.update(state, key_bytes.decode(), decode_signal(event.value))
+                signal = decode_signal(event.value)
+                if isinstance(signal, Confirmed):  # a confirmed mule: its ring goes to review
+                    outbox += holds.ring_members(state, key_bytes.decode(), signal)
+                else:
+                    outbox += identity.update(state, key_bytes.decode(), signal)
                 cache[key_bytes] = (state, event)
             for key_bytes, (state, event) in cache.items():
                 staged.set(event, key_bytes, state.to_bytes())
@@ -146,18 +161,63 @@ def _dead_letter_late(p: Pipeline, channel: SendChannel, event: object, state: A
     p.metrics.events_rejected.labels(ACCOUNT_SIGNALS.name, "late_event").inc()
 
 
-def _act(p: Pipeline, channel: SendChannel, decision: Decision | None, ingest_ms: int) -> None:
-    """Send a hold as a freeze request (reviews are counted, not sent to banks)."""
-    if decision is None:
-        return
+def _on_account_event(p: Pipeline, decider: Decider, scores: object, state: AccountState, key: str,
+                      signal: Signal, now_ms: int) -> tuple[list, Effects]:
+    """One signal at one account: the signals for other states and what to send and count."""
+    if isinstance(signal, ExpiryCheck):  # ts_ms is the worker clock's "now"
+        return [], holds.on_expiry(state, key, signal.ts_ms, signal.ingest_ms)
+    if isinstance(signal, HoldAcked):
+        return [], holds.on_ack(state, key, signal, now_ms)
+    if isinstance(signal, HoldAppealed):
+        return [], holds.on_appeal(state, key, signal, now_ms)
+    if isinstance(signal, ExtendHold):
+        return [], holds.on_extend(state, key, signal, now_ms)
+    if isinstance(signal, RingReview):
+        return [], holds.on_ring_review(state, key, signal, now_ms)
+    fx = Effects()
+    emits, hit = engine.update(state, key, signal, p.endpoints)
+    if hit is not None:
+        p.metrics.trace_hops.observe(hit.hop)
+        traced = decider.on_trace(state, hit)
+        emits += traced.emits
+        if traced.decision is not None:
+            fx += policy.act(state, traced.decision, now_ms, hit)
+    if engine.is_scored(signal):
+        vector = engine.vector(state, signal)  # type: ignore[arg-type]
+        outcome = decider.on_scored(key, state, signal, vector)  # type: ignore[arg-type]
+        p.rollout.observe(outcome, vector)  # shadow challenger: counted, never emitted
+        emits += outcome.emits
+        if outcome.probability is not None:
+            scores.observe(outcome.probability)  # type: ignore[attr-defined]
+            holds.note_score(state, outcome.probability, signal.ts_ms)
+        if outcome.decision is not None:
+            fx += policy.act(state, outcome.decision, now_ms)
+    return emits, fx
+
+
+def _send_effects(p: Pipeline, channel: SendChannel, fx: Effects, ingest_ms: int) -> None:
+    """Send requests, audit records and refund proposals (reviews are counted, not sent to banks)."""
     m = p.metrics
-    if decision.action != "hold":
-        m.reviews.labels(decision.reason).inc()
-        return
+    for reason in fx.reviews:
+        m.reviews.labels(reason).inc()
+        if reason == "ring":
+            m.ring_reviews.inc()
+    for event in fx.events:
+        m.hold_events.labels(event).inc()
     now_ms = int(time.time() * 1000)
-    request = freeze_request(decision, now_ms)
-    channel.send(FREEZE_REQUESTS.name, request.key.encode(), codec.encode_freeze_request(request))
-    m.freeze_requests.labels(request.action, request.reason).inc()
-    if request.amount_satang:
-        m.held_thb.labels(request.reason).inc(request.amount_satang / 100)
-    m.event_to_freeze.observe(max(now_ms - ingest_ms, 0) / 1000)
+    for request, cause in fx.requests:
+        channel.send(FREEZE_REQUESTS.name, request.key.encode(), codec.encode_freeze_request(request))
+        m.freeze_requests.labels(request.action, request.reason).inc()
+        if request.action != "hold":
+            m.hold_lifecycle_requests.labels(request.action, cause).inc()
+            continue
+        if request.amount_satang:
+            m.held_thb.labels(request.reason).inc(request.amount_satang / 100)
+        m.event_to_freeze.observe(max(now_ms - ingest_ms, 0) / 1000)
+    for record in fx.audits:
+        channel.send(AUDIT.name, record.subject.encode(), codec.encode_audit(record))
+        m.audit_records.labels(record.kind).inc()
+    for proposal in fx.proposals:
+        channel.send(REFUND_PROPOSALS.name, proposal.key.encode(), codec.encode_refund_proposal(proposal))
+        m.refund_proposals.inc()
+        m.refund_proposed_thb.inc(proposal.held_satang / 100)
