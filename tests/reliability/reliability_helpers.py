@@ -58,7 +58,7 @@ class Scenario:
         return out
 
 
-def build_scenario(seed: int, now_ms: int, cases: int = 30, legit_pairs: int = 1500) -> Scenario:
+def build_scenario(seed: int, now_ms: int, cases: int = 30, legit_pairs: int = 800) -> Scenario:
     """Scam cases (victim -> fresh mule -> second mule, then a report) among legit payer->payee pairs."""
     rng = random.Random(seed)
     banks = sorted(BANKS)
