@@ -13,11 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from kafka_helpers import RunningWorker  # noqa: E402
-from reliability_helpers import Scenario, build_scenario  # noqa: E402
+from reliability_helpers import Scenario, Workers, build_scenario  # noqa: E402
 
-from topologies.broker import EmbeddedBroker, free_port  # noqa: E402
-from topologies.worker import spawn_worker, stop_process, wait_ready  # noqa: E402
+from topologies.broker import EmbeddedBroker  # noqa: E402
 
 
 @dataclass
@@ -51,35 +49,6 @@ def fault_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
     """A broker of this test's own: freeze requests and group offsets start empty."""
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as running:
         yield running
-
-
-class Workers:
-    """Starts `muleguard worker` processes; stops whatever is still running at the end."""
-
-    def __init__(self, broker: EmbeddedBroker, model_dir: Path, root: Path) -> None:
-        self.broker, self.model_dir, self.root = broker, model_dir, root
-        self.running: list[RunningWorker] = []
-
-    def start(self, name: str, app_id: str = "muleguard", ready_s: float = 120.0,
-              extra_env: dict[str, str] | None = None) -> RunningWorker:
-        """``name`` fixes the state directory: starting the same name again is a restart."""
-        port = free_port()
-        log = self.root / f"{name}.log"
-        (self.root / name).mkdir(parents=True, exist_ok=True)
-        process = spawn_worker(self.broker.url, self.model_dir, self.root / name / "state", port, log,
-                               app_id=app_id, extra_env=extra_env)
-        worker = RunningWorker(process, port, log)
-        self.running.append(worker)
-        try:
-            wait_ready(port, ready_s, process)
-        except (RuntimeError, TimeoutError) as exc:
-            tail = log.read_bytes()[-3000:].decode(errors="replace")
-            raise AssertionError(f"worker {name} did not start: {exc}\n{tail}") from None
-        return worker
-
-    def stop_all(self) -> None:
-        for worker in self.running:
-            stop_process(worker.process)
 
 
 @pytest.fixture

@@ -25,9 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kafka_helpers import RunningWorker
+
 from features.state import AccountState
 from streams.contracts import BANKS
 from streams.topics import BY_NAME, REGISTRY, TRANSFERS, VICTIM_REPORTS
+from topologies.broker import EmbeddedBroker, free_port
+from topologies.worker import spawn_worker, stop_process, wait_ready
 
 Message = tuple[str, bytes, bytes]  # topic, key, value
 HOUR_MS = 3_600_000
@@ -345,3 +349,32 @@ def settle_group(bootstrap: str, group: str, input_ends: dict[tuple[str, int], i
         if again == ends:
             return
         ends = again
+
+
+class Workers:
+    """Starts `muleguard worker` processes; stops whatever is still running at the end."""
+
+    def __init__(self, broker: EmbeddedBroker, model_dir: Path, root: Path) -> None:
+        self.broker, self.model_dir, self.root = broker, model_dir, root
+        self.running: list[RunningWorker] = []
+
+    def start(self, name: str, app_id: str = "muleguard", ready_s: float = 120.0,
+              extra_env: dict[str, str] | None = None) -> RunningWorker:
+        """``name`` fixes the state directory: starting the same name again is a restart."""
+        port = free_port()
+        log = self.root / f"{name}.log"
+        (self.root / name).mkdir(parents=True, exist_ok=True)
+        process = spawn_worker(self.broker.url, self.model_dir, self.root / name / "state", port, log,
+                               app_id=app_id, extra_env=extra_env)
+        worker = RunningWorker(process, port, log)
+        self.running.append(worker)
+        try:
+            wait_ready(port, ready_s, process)
+        except (RuntimeError, TimeoutError) as exc:
+            tail = log.read_bytes()[-3000:].decode(errors="replace")
+            raise AssertionError(f"worker {name} did not start: {exc}\n{tail}") from None
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.running:
+            stop_process(worker.process)

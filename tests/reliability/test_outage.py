@@ -5,7 +5,6 @@ itself; nothing produced before or during the outage is lost."""
 from __future__ import annotations
 
 import json
-import signal
 import time
 import urllib.request
 
@@ -28,7 +27,7 @@ def test_broker_unreachable_for_30_seconds(fault_broker, workers, scenario, expe
     before, during = scenario.transfers[:half], scenario.transfers[half:]
     producer.send(before)  # acknowledged before the outage: must not be lost
 
-    fault_broker.process.send_signal(signal.SIGSTOP)
+    fault_broker.pause()
     try:
         sending = producer.send_in_background(during, rate=400)  # buffered by the client, sent later
         frozen_at = time.monotonic()
@@ -38,7 +37,7 @@ def test_broker_unreachable_for_30_seconds(fault_broker, workers, scenario, expe
                 assert json.loads(resp.read())["status"] == "ok"
             time.sleep(1.0)
     finally:
-        fault_broker.process.send_signal(signal.SIGCONT)
+        fault_broker.resume()
     sending.join(180)
 
     settle_group(bootstrap, GROUP, dict(producer.ends), timeout_s=300, alive=worker.alive)
