@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_BROKER = "MULEGUARD_BROKER"
+ENV_COMMIT_INTERVAL = "MULEGUARD_COMMIT_INTERVAL_S"  # Faust's default is 2.8 s
 ENV_PREFIX = "MULEGUARD_KAFKA_"
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -143,6 +144,9 @@ class WorkerSettings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         extra = dict(values.get("extra") or {})  # type: ignore[call-overload]
+        if commit_s := os.environ.get(ENV_COMMIT_INTERVAL):
+            # How much processed input a crash can make the worker process again (docs/reliability.md).
+            extra.setdefault("broker_commit_interval", float(commit_s))
         if security.enabled:  # app.create_app passes ``extra`` to faust.App
             extra.setdefault("broker_credentials", security.faust_credentials())
         values["extra"] = extra

@@ -364,8 +364,9 @@ class Workers:
         port = free_port()
         log = self.root / f"{name}.log"
         (self.root / name).mkdir(parents=True, exist_ok=True)
+        env = {"MULEGUARD_COMMIT_INTERVAL_S": "0.5", **(extra_env or {})}  # tests wait for commits
         process = spawn_worker(self.broker.url, self.model_dir, self.root / name / "state", port, log,
-                               app_id=app_id, extra_env=extra_env)
+                               app_id=app_id, extra_env=env)
         worker = RunningWorker(process, port, log)
         self.running.append(worker)
         try:
