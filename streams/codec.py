@@ -37,11 +37,25 @@ from streams.contracts import (
 from streams.privacy import normalise_msisdn, pseudonymise
 from streams.timefmt import MAX_TS_MS, MIN_TS_MS, format_ts, parse_ts
 
-MAX_MESSAGE_BYTES = 64 * 1024
+# The input contract's limits (docs/reliability.md states them for the banks and operators).
+MAX_MESSAGE_BYTES = 64 * 1024  # the largest valid message is < 15 KiB (a report with 100 ids)
 MAX_ID_CHARS = 128
 MAX_AMOUNT_SATANG = 100_000_000_000  # 1 bn THB in one transfer is not a real retail transfer.
 MAX_TRANSFER_IDS = 100
-FUTURE_TOLERANCE_MS = 10 * 60 * 1000
+MAX_JSON_DEPTH = 8  # valid messages nest 2 deep; deeper input must not reach the recursive parser
+FUTURE_TOLERANCE_MS = 10 * 60 * 1000  # clock skew between a bank and us, not more
+# An event more than a year older than its ingest is a bad clock or an old file re-sent: the
+# longest feature window is 7 days and a year covers any bank's backfill after an outage.
+MAX_EVENT_AGE_MS = 366 * 24 * 3600 * 1000
+
+# Every reason a decoder can give (the ``reason`` label of muleguard_events_rejected_total).
+# ``invalid`` is the never-raise safety net: seeing it means a decoder bug, not bad input.
+REJECTION_REASONS: frozenset[str] = frozenset({
+    "oversized", "malformed_json", "too_deep", "not_an_object", "missing_field", "wrong_type", "too_long",
+    "bad_amount", "non_positive_amount", "absurd_amount", "unknown_bank", "unknown_channel", "unknown_kind",
+    "bad_timestamp", "timestamp_out_of_range", "timestamp_in_future", "timestamp_too_old",
+    "bad_msisdn", "bad_national_id", "self_transfer", "invalid",
+})
 
 T = TypeVar("T")
 
@@ -62,12 +76,16 @@ def parse_amount_satang(value: object) -> int:
         raise _BadInputError("bad_amount", f"amount must be a number or decimal string, got {type(value).__name__}")
     try:
         thb = Decimal(value) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         raise _BadInputError("bad_amount", f"amount {str(value)[:40]!r} is not a decimal") from None
     if not thb.is_finite():
         raise _BadInputError("bad_amount", "amount is not finite")
-    satang = thb * 100
-    if satang != satang.to_integral_value():
+    try:  # "1e999999999" overflows the decimal context rather than being merely absurd
+        satang = thb * 100
+        fractional = satang != satang.to_integral_value()
+    except ArithmeticError:
+        raise _BadInputError("bad_amount", f"amount {str(value)[:40]!r} is out of decimal range") from None
+    if fractional:
         raise _BadInputError("bad_amount", "amount has more than 2 decimals")
     if satang <= 0:
         raise _BadInputError("non_positive_amount", f"amount must be > 0, got {thb}")
@@ -117,15 +135,22 @@ class _Fields:
     def bank(self, name: str) -> str:
         return self.choice(name, BANKS, "unknown_bank")
 
-    def ts(self, name: str = "ts") -> int:
+    def ts(self, name: str = "ts", event_time: bool = True) -> int:
+        """Epoch ms within 2015-2100 and, against an ingest clock, not ahead of it by more than
+        ``FUTURE_TOLERANCE_MS`` nor (for event times) behind it by more than ``MAX_EVENT_AGE_MS``."""
         raw = self._get(name, True)
-        ts_ms = parse_ts(raw)
+        try:
+            ts_ms = parse_ts(raw)
+        except (ValueError, OverflowError):  # e.g. year 1 with a positive offset
+            ts_ms = None
         if ts_ms is None:
             raise _BadInputError("bad_timestamp", f"{name} must be RFC 3339 with offset or epoch ms")
         if not MIN_TS_MS <= ts_ms <= MAX_TS_MS:
-            raise _BadInputError("timestamp_out_of_range", f"{name} {raw!r} is outside 2015-2100")
+            raise _BadInputError("timestamp_out_of_range", f"{name} {str(raw)[:40]!r} is outside 2015-2100")
         if self.now_ms is not None and ts_ms > self.now_ms + FUTURE_TOLERANCE_MS:
             raise _BadInputError("timestamp_in_future", f"{name} is {(ts_ms - self.now_ms) // 1000} s ahead")
+        if event_time and self.now_ms is not None and ts_ms < self.now_ms - MAX_EVENT_AGE_MS:
+            raise _BadInputError("timestamp_too_old", f"{name} is {(self.now_ms - ts_ms) // 86_400_000} days old")
         return ts_ms
 
     def phone_hash(self, name: str, required: bool = False) -> str | None:
@@ -159,9 +184,43 @@ class _Fields:
         return value
 
 
+def _too_deep(raw: bytes) -> bool:
+    """Brackets opened minus closed, ignoring those inside strings, ever above the limit.
+
+    A cheap byte scan so that ``json.loads`` (recursive) never sees 60,000 nested ``[``:
+    it would raise ``RecursionError``, which no ``ValueError`` handler catches.
+
+    Examples:
+        >>> _too_deep(b'{"a": [[1]], "b": "[[[[[[[[[["}'), _too_deep(b"[" * 9)
+        (False, True)
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
 def _decode(raw: bytes, now_ms: int | None, build: Callable[[_Fields], T]) -> T | Rejection:
     if len(raw) > MAX_MESSAGE_BYTES:
         return Rejection("oversized", f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
+    if _too_deep(raw):
+        return Rejection("too_deep", f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         obj = json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -211,7 +270,7 @@ def _telecom(f: _Fields) -> TelecomEvent:
 
 
 def _registry(f: _Fields) -> RegistryLink:
-    opened = f.ts("opened_ts")
+    opened = f.ts("opened_ts", event_time=False)  # accounts opened years ago are normal
     ts = f.ts("ts") if f.obj.get("ts") is not None else opened
     return RegistryLink(
         bank=f.bank("bank"),

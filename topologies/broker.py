@@ -8,6 +8,7 @@ topics with 4 partitions, so the project's topics are created explicitly.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -50,11 +51,15 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s} s")
 
 
-def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 20.0) -> None:
-    """Create every project topic that does not exist yet, with its partition count."""
+def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 20.0,
+                  security: dict[str, str] | None = None) -> None:
+    """Create every project topic that does not exist yet, with its partition count.
+
+    ``security``: librdkafka settings (``KafkaSecurity.librdkafka()``) for a secured cluster.
+    """
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(security or {})})
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=1,
@@ -80,9 +85,12 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """A Tansu process on a free loopback port; a context manager that always stops it."""
 
-    def __init__(self, port: int | None = None, log_path: str | Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: str | Path | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        """``extra_args``: more ``tansu broker`` options, e.g. ``("--authentication",)`` (SASL/SCRAM)."""
         self.port = port or free_port()
         self.log_path = Path(log_path) if log_path else None
+        self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -98,7 +106,8 @@ class EmbeddedBroker:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         self.process = subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener],
+            [broker_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+             *self.extra_args],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent,
         )
         try:
@@ -110,8 +119,18 @@ class EmbeddedBroker:
             raise
         return self
 
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): unreachable but keeping its in-memory data (fault tests)."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
+            self.resume()  # a stopped process cannot act on SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(5)

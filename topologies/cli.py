@@ -89,9 +89,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         _say(f"wrote {total:,} events to {args.out} in {time.monotonic() - started:.1f}s")
         return 0
     from topologies.broker import bootstrap_of
+    from topologies.settings import KafkaSecurity
 
     sent = sink.stream_to_kafka(World(config), bootstrap_of(args.broker), rate=args.rate,
-                                speedup=args.speedup)
+                                speedup=args.speedup, client_config=KafkaSecurity.from_env().librdkafka())
     _say(f"sent {sent:,} events to {args.broker} in {time.monotonic() - started:.1f}s")
     return 0
 

@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from topologies.broker import bootstrap_of
+from topologies.settings import KafkaSecurity
 
 
 class _Pending:
@@ -32,10 +33,13 @@ class _Pending:
 class ConfluentSender:
     """One librdkafka producer for the worker; each agent sends through its own ``channel()``."""
 
-    def __init__(self, broker_url: str, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, broker_url: str, extra: dict[str, Any] | None = None,
+                 security: KafkaSecurity | None = None) -> None:
+        """``security`` defaults to the ``MULEGUARD_KAFKA_*`` environment, as the Faust app's does."""
         from confluent_kafka import Producer
 
         self.producer = Producer({
+            **(security or KafkaSecurity.from_env()).librdkafka(),
             "bootstrap.servers": bootstrap_of(broker_url),
             "linger.ms": 2,
             "acks": "all",

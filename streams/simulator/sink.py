@@ -84,11 +84,14 @@ def write_endpoints(world: World, path: Path) -> int:
     return len(rows)
 
 
-def _make_producer(bootstrap: str) -> Any:
-    """A confluent-kafka producer; a seam so tests can swap in a recorder."""
+def _make_producer(bootstrap: str, config: dict[str, str] | None = None) -> Any:
+    """A confluent-kafka producer; a seam so tests can swap in a recorder.
+
+    ``config``: more librdkafka settings, e.g. the cluster's security (SASL, TLS).
+    """
     from confluent_kafka import Producer
 
-    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    return Producer({**(config or {}), "bootstrap.servers": bootstrap, "linger.ms": 5})
 
 
 def stream_to_kafka(
@@ -97,6 +100,7 @@ def stream_to_kafka(
     rate: float | None,
     speedup: float | None,
     on_progress: Callable[[int], None] | None = None,
+    client_config: dict[str, str] | None = None,
 ) -> int:
     """Produce every event in event-time order, keyed per topic; return how many were sent.
 
@@ -107,7 +111,7 @@ def stream_to_kafka(
         raise ValueError("give rate or speedup, not both")
     if (rate is not None and rate <= 0) or (speedup is not None and speedup <= 0):
         raise ValueError("rate and speedup must be > 0")
-    producer = _make_producer(bootstrap)
+    producer = _make_producer(bootstrap, client_config)
     sent = 0
     wall0 = time.monotonic()
     first_ts: int | None = None

@@ -139,7 +139,8 @@ def test_held_ack_confirms_proposes_refund_pro_rata_and_reviews_the_ring() -> No
     assert {(e[1], e[2].amount_satang) for e in refunds} == {("case-a", 60_000_00), ("case-b", 30_000_00)}
     confirmed = [e for e in fx.emits if e[0] == IDENTITY_SIGNALS.name]
     assert {e[1] for e in confirmed} == {"ph_shared", "dev_1"}
-    ident = IdentityState(accounts=[KEY, "KTB:sibling"])
+    ident = IdentityState()
+    ident.accounts = [KEY, "KTB:sibling"]
     [(topic, member, review)] = holds.ring_members(ident, "ph_shared", confirmed[0][2])
     assert (topic, member) == (ACCOUNT_SIGNALS.name, "KTB:sibling")
     sibling = AccountState()

@@ -109,7 +109,7 @@ def test_stream_to_kafka_sends_every_event_in_order_with_keys(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorder = _Recorder()
-    monkeypatch.setattr(sink, "_make_producer", lambda bootstrap: recorder)
+    monkeypatch.setattr(sink, "_make_producer", lambda bootstrap, config=None: recorder)
     progress: list[int] = []
     sent = stream_to_kafka(
         world, "127.0.0.1:1", rate=None, speedup=None, on_progress=progress.append
