@@ -46,7 +46,7 @@ _ACCOUNT_INTS = (
     "dormant_gap_ms", "out_count_total", "out_sum_total", "phone_accounts", "device_accounts",
     "nid_accounts", "held_identity_links", "risky_call_ts_ms", "risky_caller_calls_24h",
     "sim_change_ts_ms", "phone_calls_24h", "taint_hops", "held_until_ms", "phone_context_ts_ms",
-    "score_last_ppm", "score_max_ppm", "scored_count", "scored_last_ts_ms", "applied_offset",
+    "score_last_ppm", "score_max_ppm", "scored_count", "scored_last_ts_ms",
 )
 _IDENTITY_INTS = (
     "sim_change_ts_ms", "sim_register_ts_ms", "scam_reports", "risky_call_ts_ms",
@@ -55,9 +55,10 @@ _IDENTITY_INTS = (
 _STRINGS = ("msisdn_hash", "device_id", "national_id_hash")
 _SETS = ("payees", "payers", "devices")
 _FLOWS = ("inflow", "outflow", "first_inflow", "tainted_inflow")
-# version, kind, ints, string lengths, flow sizes, set sizes, trace-memory length
-_ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BI")
-_IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qI")
+# version, kind, ints, string lengths, flow sizes, set sizes, applied pairs, trace-memory length
+_ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BBI")
+# version, kind, ints, applied pairs, links length
+_IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qBI")
 _TUPLE_ROWS = ("o", "t", "r", "h")  # trace-memory parts whose rows are tuples
 # Built once: json.dumps/loads with options build a new encoder per call (~5 us).
 _JSON_OUT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -127,9 +128,6 @@ class AccountState:
     score_max_ppm: int = -1
     scored_count: int = 0
     scored_last_ts_ms: int = -1
-    # Offset (in this account's signal partition) of the last signal applied: a signal
-    # redelivered after a crash (at or below it) is recognised and not applied twice.
-    applied_offset: int = -1
     msisdn_hash: str | None = None
     device_id: str | None = None
     national_id_hash: str | None = None
@@ -140,6 +138,8 @@ class AccountState:
     payees: array = field(default_factory=lambda: array("I"))
     payers: array = field(default_factory=lambda: array("I"))
     devices: array = field(default_factory=lambda: array("I"))
+    # (origin slot, sequence) pairs: the newest input applied per input partition (features/origin.py)
+    applied: array = field(default_factory=lambda: array("q"))
     # The trace memory (see module docstring): parsed on first access of a part below.
     _memory: dict[str, list] | None = field(default=None, repr=False)
     _memory_raw: bytes = field(default=b"", repr=False)
@@ -202,8 +202,9 @@ class AccountState:
         head = _ACCOUNT_HEAD.pack(
             STATE_VERSION, _ACCOUNT, *_account_ints(self),
             *(len(raw) if s is not None else _NONE for raw, s in zip(strings, _strings_of(self), strict=True)),
-            *(f.n for f in flows), *(len(s) for s in sets), len(memory))
-        return b"".join((head, *strings, *(f.data.tobytes() for f in flows), *(s.tobytes() for s in sets), memory))
+            *(f.n for f in flows), *(len(s) for s in sets), len(self.applied) // 2, len(memory))
+        return b"".join((head, *strings, *(f.data.tobytes() for f in flows), *(s.tobytes() for s in sets),
+                         self.applied.tobytes(), memory))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AccountState:
@@ -240,6 +241,9 @@ class AccountState:
             sets.append(values)
             pos += 4 * n
         _set_sets(state, sets)
+        state.applied = array("q")
+        state.applied.frombytes(buf[pos:pos + 16 * head[-2]])
+        pos += 16 * head[-2]
         state._memory = None
         state._memory_raw = bytes(buf[pos:pos + head[-1]])
         return state
@@ -271,6 +275,7 @@ class IdentityState:
     risky_caller_calls_24h: int = 0
     pushed_velocity_level: int = 0
     calls_out: Flow = field(default_factory=Flow)
+    applied: array = field(default_factory=lambda: array("q"))  # as AccountState.applied
     _links: list[list[str]] | None = field(default=None, repr=False)
     _links_raw: bytes = field(default=b"", repr=False)
 
@@ -300,8 +305,9 @@ class IdentityState:
             links = self._links_raw
         else:
             links = _JSON_OUT(self._links).encode() if any(self._links) else b""
-        head = _IDENTITY_HEAD.pack(STATE_VERSION, _IDENTITY, *_identity_ints(self), len(links))
-        return b"".join((head, self.calls_out.to_bytes(), links))
+        head = _IDENTITY_HEAD.pack(STATE_VERSION, _IDENTITY, *_identity_ints(self), len(self.applied) // 2,
+                                   len(links))
+        return b"".join((head, self.calls_out.to_bytes(), self.applied.tobytes(), links))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> IdentityState:
@@ -315,8 +321,11 @@ class IdentityState:
         _check_version(buf, _IDENTITY)
         head = _IDENTITY_HEAD.unpack_from(buf)
         state = cls.__new__(cls)
-        _set_identity_ints(state, head[2:-1])
+        _set_identity_ints(state, head[2:-2])
         state.calls_out, pos = Flow.from_bytes(buf, _IDENTITY_HEAD.size)
+        state.applied = array("q")
+        state.applied.frombytes(buf[pos:pos + 16 * head[-2]])
+        pos += 16 * head[-2]
         state._links = None
         state._links_raw = bytes(buf[pos:pos + head[-1]])
         return state

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from features import engine
+from features import engine, holds
 from features.engine import Emit
 from features.signals import TransferIn, TransferOut
 from features.state import AccountState
@@ -37,6 +37,7 @@ class Decider:
             return Outcome()
         meta = self.scorer.meta
         score = self.scorer.score_one(vector)
+        holds.note_score(state, score.probability, signal.ts_ms)  # the bank officer's score history
         decision = decide_on_score(
             key, score.probability, score.model_version, meta.hold_threshold, meta.review_threshold,
             signal.transfer_id, signal.ts_ms, engine.recent_inflow_satang(state, signal.ts_ms),

@@ -90,6 +90,10 @@ class Metrics:
         self.expiry_checks = Counter(
             "muleguard_expiry_checks_total", "Expiry checks the worker clock sent to accounts with due holds.",
             registry=r)
+        self.redelivered_skipped = Counter(
+            "muleguard_redelivered_skipped_total",
+            "Signals delivered again after a crash or rebalance and recognised as already applied.",
+            ["topic"], registry=r)
         self.rebalances = Counter(
             "muleguard_rebalances_total", "Consumer group rebalances seen by this worker.", registry=r)
 

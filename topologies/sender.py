@@ -43,6 +43,8 @@ class ConfluentSender:
             "bootstrap.servers": bootstrap_of(broker_url),
             "linger.ms": 2,
             "acks": "all",
+            # Keeps each partition's order through retries: features/origin.py relies on it.
+            "enable.idempotence": True,
             # Same partitioner as Java clients and aiokafka: one key, one partition, whoever sends.
             "partitioner": "murmur2_random",
             "queue.buffering.max.messages": 1_000_000,
@@ -75,13 +77,17 @@ class SendChannel:
         self._current = _Pending()
         self._flushed: list[asyncio.Future] = []
 
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
+    def send(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
         pending = self._current
         with self.sender.lock:
             pending.count += 1
         while True:
             try:
-                self.produce(topic, value, key, on_delivery=lambda err, _m: self._delivered(pending, err))
+                if headers:
+                    self.produce(topic, value, key, headers=headers,
+                                 on_delivery=lambda err, _m: self._delivered(pending, err))
+                else:
+                    self.produce(topic, value, key, on_delivery=lambda err, _m: self._delivered(pending, err))
                 return
             except BufferError:  # local queue full: let librdkafka drain it
                 self.sender.producer.poll(0.01)
@@ -110,6 +116,26 @@ class SendChannel:
             pending.count -= 1
             if pending.count == 0 and pending.sealed:
                 self.loop.call_soon_threadsafe(_resolve, pending)
+
+
+class DeliveredFirst:
+    """A ``runtime.batches`` flush entry that waits until the channel's sends are acknowledged,
+    so the entries after it (state) are written only once everything the batch sent is out.
+
+    Why: a keyed state that records a signal as applied (features/origin.py) must never be
+    persisted while what applying it sent could still be lost. A failed send raises here and
+    stops the agent: the batch is never acked, so it is processed again after restart.
+    """
+
+    def __init__(self, channel: SendChannel) -> None:
+        self.channel = channel
+
+    async def flush(self) -> None:
+        future = await self.channel.flush()
+        await future
+
+    def _take_flushes(self) -> list[asyncio.Future]:
+        return self.channel._take_flushes()
 
 
 def _resolve(pending: _Pending) -> None:

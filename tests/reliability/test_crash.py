@@ -21,13 +21,6 @@ pytestmark = pytest.mark.integration
 GROUP = "muleguard"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (features/engine.py, not idempotent): at-least-once redelivery after a crash re-applies "
-    "TransferOut/TransferIn signals already in the changelog, so outflow/inflow, out_count_total, "
-    "out_sum_total and recent_out hold the same transfer 2-3 times (~500 of ~3,100 accounts differ); "
-    "model holds then carry 2-3x the amount, and decisions change (case16-t2 hold lost, a case16-t1 "
-    "hold invented). Fix: skip a transfer_id already applied to the account (the features helper's "
-    "duplicate-transfer-id work); then remove this mark."))
 def test_sigkill_mid_stream_then_restart(fault_broker, workers, scenario, expected) -> None:
     bootstrap = fault_broker.bootstrap
     # Faust's default commit interval: a kill always finds processed but uncommitted input.

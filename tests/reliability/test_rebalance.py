@@ -16,11 +16,6 @@ pytestmark = pytest.mark.integration
 GROUP = "muleguard"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "BUG (features/engine.py, not idempotent), as in test_crash: when a partition is revoked between a "
-    "batch's changelog write and its offset commit, the new owner processes the batch again and the "
-    "account state counts its transfers twice (seen: 125 accounts, model holds with 2x the amount). "
-    "Whether a revoke lands in that window depends on timing, so this fails in some runs only."))
 def test_worker_leaves_and_returns(fault_broker, workers, scenario, expected) -> None:
     bootstrap = fault_broker.bootstrap
     first, second = workers.start("w1"), workers.start("w2")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from faust import StreamT
 
+from features import origin
 from features.holds import route_hold_input
 from features.routing import route
 from streams import codec
@@ -64,7 +65,8 @@ def _register_one(p: Pipeline, topic_name: str) -> None:
             started = time.perf_counter()
             now_ms = int(time.time() * 1000)
             consumed.inc(len(events))
-            outbox = []
+            outbox: list = []
+            origins: list[bytes | None] = []
             for event in events:
                 message = event.message
                 record = decode(event.value, now_ms)
@@ -77,8 +79,10 @@ def _register_one(p: Pipeline, topic_name: str) -> None:
                 last_ts.set(record.ts_ms / 1000)  # type: ignore[attr-defined]
                 time_lag.observe(max(now_ms - record.ts_ms, 0) / 1000)  # type: ignore[attr-defined]
                 ingest_ms = int(message.timestamp * 1000) if message.timestamp else now_ms
-                outbox += to_owner(record, ingest_ms)
-            send_signals(p, channel, outbox)
+                emits = to_owner(record, ingest_ms)
+                origins += origin.origins_for(topic_name, message.partition, message.offset, len(emits))
+                outbox += emits
+            send_signals(p, channel, outbox, origins)
             stage.observe(time.perf_counter() - started)
 
     ingest.__name__ = ingest.__qualname__ = f"ingest_{topic_name.replace('.', '_')}"

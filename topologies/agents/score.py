@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from faust import StreamT
 
-from features import engine, holds, identity
+from features import engine, holds, identity, origin
 from features.holds import Effects
 from features.signals import (
     Confirmed,
@@ -37,7 +37,7 @@ from streams.deadletter import dead_letter
 from streams.topics import ACCOUNT_SIGNALS, AUDIT, DEADLETTER, FREEZE_REQUESTS, IDENTITY_SIGNALS, REFUND_PROPOSALS
 from topologies import runtime
 from topologies.app import Pipeline
-from topologies.sender import SendChannel
+from topologies.sender import DeliveredFirst, SendChannel
 
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.005
@@ -59,11 +59,15 @@ def reorder_options() -> dict:
     return {"order": signal_time, "hold_s": REORDER_HOLD_MS / 1000} if REORDER_HOLD_MS > 0 else {}
 
 
-def send_signals(p: Pipeline, channel: SendChannel, emits: list) -> None:
-    """Queue internal signals; the batch is acked only once they are delivered."""
+def send_signals(p: Pipeline, channel: SendChannel, emits: list, origins: list[bytes | None] | None = None,
+                 ) -> None:
+    """Queue internal signals; the batch is acked only once they are delivered. ``origins``
+    (from the ingest agent, one per emit) go in the origin header (features/origin.py)."""
     sent: dict[str, int] = {}
-    for target, key, signal in emits:
-        channel.send(target, key.encode(), encode_signal(signal))
+    for i, (target, key, signal) in enumerate(emits):
+        found = origins[i] if origins is not None else None
+        channel.send(target, key.encode(), encode_signal(signal),
+                     [(origin.ORIGIN_HEADER, found)] if found is not None else None)
         sent[target] = sent.get(target, 0) + 1
     for target, count in sent.items():
         p.metrics.signals_sent.labels(target).inc(count)
@@ -75,6 +79,8 @@ def register(p: Pipeline) -> None:
     account_stage = m.stage_seconds.labels("account_batch")
     consumed_accounts = m.events_consumed.labels(ACCOUNT_SIGNALS.name)
     consumed_identities = m.events_consumed.labels(IDENTITY_SIGNALS.name)
+    redelivered_accounts = m.redelivered_skipped.labels(ACCOUNT_SIGNALS.name)
+    redelivered_identities = m.redelivered_skipped.labels(IDENTITY_SIGNALS.name)
 
     @p.app.agent(p.topics[ACCOUNT_SIGNALS.name], name="accounts")
     async def accounts(stream: StreamT) -> None:
@@ -84,7 +90,9 @@ def register(p: Pipeline) -> None:
         keyed states (accounts, identities, cases) what changed."""
         staged, channel = runtime.StagedTable(p.accounts), p.sender.channel()
         timers = runtime.StagedTable(p.hold_timers)
-        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[staged, timers, channel],
+        # Sends first, then state: a state never records a signal whose sends could be lost.
+        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S,
+                                            flush=[DeliveredFirst(channel), staged, timers],
                                             **reorder_options()):
             started = time.perf_counter()
             consumed_accounts.inc(len(events))
@@ -92,18 +100,24 @@ def register(p: Pipeline) -> None:
             now_ms = int(time.time() * 1000)
             cache: dict[bytes, tuple[AccountState, object, int]] = {}
             outbox: list = []
+            origins: list[bytes | None] = []
             for event in events:
                 key_bytes: bytes = event.key
                 if key_bytes not in cache:
                     state = _load(cache, staged, event, key_bytes, AccountState)
                     cache[key_bytes] = (state, event, holds.next_expiry_ms(state))
                 state, _, expiry_before = cache[key_bytes]
+                if _redelivered(event, state):
+                    redelivered_accounts.inc()
+                    continue
                 signal = decode_signal(event.value)
                 if engine.is_late(state, signal):
                     _dead_letter_late(p, channel, event, state, signal)
                     continue
                 emits, fx = _on_account_event(p, decider, scores, state, key_bytes.decode(), signal, now_ms)
-                outbox += emits + fx.emits
+                emits += fx.emits
+                outbox += emits
+                origins += _origins(event, len(emits))
                 _send_effects(p, channel, fx, signal.ingest_ms)
                 cache[key_bytes] = (state, event, expiry_before)
             for key_bytes, (state, event, expiry_before) in cache.items():
@@ -114,7 +128,7 @@ def register(p: Pipeline) -> None:
                         timers.delete(event, key_bytes)
                     else:
                         timers.set(event, key_bytes, str(expiry).encode())
-            send_signals(p, channel, outbox)
+            send_signals(p, channel, outbox, origins)
             account_stage.observe(time.perf_counter() - started)
 
     @p.app.agent(p.topics[IDENTITY_SIGNALS.name], name="identities")
@@ -122,22 +136,47 @@ def register(p: Pipeline) -> None:
         """Per event: 1. update the identity. Per batch: 2. write each once; 3. push what
         linked accounts need."""
         staged, channel = runtime.StagedTable(p.identities), p.sender.channel()
-        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S, flush=[staged, channel]):
+        async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S,
+                                            flush=[DeliveredFirst(channel), staged]):
             consumed_identities.inc(len(events))
             cache: dict[bytes, tuple[IdentityState, object]] = {}
             outbox: list = []
+            origins: list[bytes | None] = []
             for event in events:
                 key_bytes = event.key
                 state = _load(cache, staged, event, key_bytes, IdentityState)
+                if _redelivered(event, state):
+                    redelivered_identities.inc()
+                    cache[key_bytes] = (state, event)
+                    continue
                 signal = decode_signal(event.value)
                 if isinstance(signal, Confirmed):  # a confirmed mule: its ring goes to review
-                    outbox += holds.ring_members(state, key_bytes.decode(), signal)
+                    emits = holds.ring_members(state, key_bytes.decode(), signal)
                 else:
-                    outbox += identity.update(state, key_bytes.decode(), signal)
+                    emits = identity.update(state, key_bytes.decode(), signal)
+                outbox += emits
+                origins += _origins(event, len(emits))
                 cache[key_bytes] = (state, event)
             for key_bytes, (state, event) in cache.items():
                 staged.set(event, key_bytes, state.to_bytes())
-            send_signals(p, channel, outbox)
+            send_signals(p, channel, outbox, origins)
+
+
+def _origins(event: object, count: int) -> list[bytes | None]:
+    message = event.message  # type: ignore[attr-defined]
+    return origin.origins_for(message.topic, message.partition, message.offset, count)
+
+
+def _redelivered(event: object, state: AccountState | IdentityState) -> bool:
+    """A signal this state already applied, delivered again after a crash or rebalance."""
+    headers = event.message.headers  # type: ignore[attr-defined]
+    if not headers:
+        return False
+    for name, value in headers if not isinstance(headers, dict) else headers.items():
+        if name == origin.ORIGIN_HEADER:
+            found = origin.decode(value)
+            return found is not None and origin.already_applied(state.applied, *found)
+    return False
 
 
 def _load(cache: dict, staged: runtime.StagedTable, event: object, key: bytes, cls: Callable):  # noqa: ANN202
@@ -189,7 +228,6 @@ def _on_account_event(p: Pipeline, decider: Decider, scores: object, state: Acco
         emits += outcome.emits
         if outcome.probability is not None:
             scores.observe(outcome.probability)  # type: ignore[attr-defined]
-            holds.note_score(state, outcome.probability, signal.ts_ms)
         if outcome.decision is not None:
             fx += policy.act(state, outcome.decision, now_ms)
     return emits, fx
