@@ -35,8 +35,6 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 # (topologies/metrics.py). Name -> Prometheus type. Tests accept these names; the live
 # test shows panels over them as skipped, with this reason, while they stay absent.
 PLANNED_METRICS: dict[str, str] = {
-    "muleguard_cases": "gauge",  # {status}
-    "muleguard_trace_hops": "histogram",
 }
 # Standard prometheus_client process collector metrics used on the SRE dashboard.
 PROCESS_METRICS: dict[str, str] = {

@@ -76,6 +76,8 @@ class Metrics:
         self.trace_hops = Histogram(
             "muleguard_trace_hops", "Hop at which traced money reached an account.",
             buckets=(1, 2, 3, 4, 5, 6), registry=r)
+        self.cases = Gauge(
+            "muleguard_cases", "Cases held by this worker's partitions, by current status.", ["status"], registry=r)
         self.case_status = Counter(
             "muleguard_case_status_changes_total", "Cases entering each status.", ["status"], registry=r)
         self.refund_proposals = Counter(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -10,6 +12,8 @@ from topologies.app import Pipeline
 from topologies.consumer_health import RecoveryClock, consumer_lag
 
 GAUGE_INTERVAL_S = 5.0
+CASES_INTERVAL_S = 15.0
+CASE_STATUSES = ("received", "tracing", "holds_requested", "held", "released", "refund_proposed", "refunded")
 
 
 def register(p: Pipeline) -> None:
@@ -42,6 +46,19 @@ def register(p: Pipeline) -> None:
         value = live_psi(p.metrics, meta.version, meta.metrics.get("score_reference"))
         if value is not None:
             p.metrics.score_psi.labels(meta.version).set(value)
+
+    @app.timer(interval=CASES_INTERVAL_S)
+    async def count_cases() -> None:
+        """Cases by status over this worker's active partitions (cases are few: a scan is cheap)."""
+        if p.cases is None:
+            return
+        counts = dict.fromkeys(CASE_STATUSES, 0)
+        for raw in p.cases.values():
+            status = json.loads(raw).get("status", "received") if raw else None
+            if status is not None:
+                counts[status] = counts.get(status, 0) + 1
+        for status, count in counts.items():
+            p.metrics.cases.labels(status).set(count)
 
     @app.timer(interval=GAUGE_INTERVAL_S)
     async def count_state() -> None:

@@ -53,11 +53,11 @@ def prometheus(worker: RunningWorker, tmp_path_factory):
 
 
 # Series the panels need that only appear with traffic: the first dead letters, reviews, holds
-# (with amounts), shadow decisions and score drift. The first hold comes about a third into the
+# (with amounts), shadow decisions, score drift and traced hops. The first hold comes about a third into the
 # stream, so the test waits for these instead of for the whole stream to be processed.
 NEEDS_TRAFFIC = ("muleguard_events_rejected_total", "muleguard_review_decisions_total",
                  "muleguard_freeze_requests_total", "muleguard_held_amount_thb_total",
-                 "muleguard_shadow_agreement_total", "muleguard_score_psi")
+                 "muleguard_shadow_agreement_total", "muleguard_score_psi", "muleguard_trace_hops_count")
 
 
 @pytest.fixture(scope="module")
