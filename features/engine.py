@@ -168,6 +168,24 @@ def is_late(state: AccountState, signal: Signal) -> bool:
     return isinstance(signal, TransferIn | TransferOut) and too_late(signal.ts_ms, state.last_event_ts_ms)
 
 
+def is_duplicate(state: AccountState, signal: Signal) -> bool:
+    """An outgoing transfer whose id this account already applied (a bank sending it again as a
+    new message). Checked against the recent outgoing transfers kept for tracing (the last
+    ``MAX_RECENT_OUT`` of 3 days), so a re-send within that horizon is caught; the caller
+    dead-letters it with reason ``duplicate_id``. Redeliveries of the *same* message are a
+    different matter, recognised by their origin (features/origin.py)."""
+    return isinstance(signal, TransferOut) and any(row[0] == signal.transfer_id for row in state.recent_out)
+
+
+def rejection(state: AccountState, signal: Signal) -> str | None:
+    """Why this signal must not be applied to this account (a dead-letter reason), or None."""
+    if is_late(state, signal):
+        return "late_event"
+    if is_duplicate(state, signal):
+        return "duplicate_id"
+    return None
+
+
 def update(state: AccountState, key: str, signal: Signal, endpoints: frozenset[str] = frozenset(),
            ) -> tuple[list[Emit], trace.TraceHit | None]:
     """Apply one signal to an account: the signals other keyed states must receive, and

@@ -108,6 +108,7 @@ class Replayer:
     identities: dict[str, IdentityState] = field(default_factory=dict)
     rejected: int = 0
     late: int = 0  # transfers beyond the allowed lateness (live: dead-lettered as late_event)
+    duplicates: int = 0  # transfers whose id the payer already applied (live: dead-lettered as duplicate_id)
     records: int = 0
 
     def feed(self, record: object) -> None:
@@ -130,8 +131,12 @@ class Replayer:
         if topic == ACCOUNT_SIGNALS.name:
             state = self.accounts.get(key) or AccountState()
             self.accounts[key] = state
-            if engine.is_late(state, signal):
-                self.late += 1
+            reason = engine.rejection(state, signal)
+            if reason is not None:
+                if reason == "late_event":
+                    self.late += 1
+                else:
+                    self.duplicates += 1
                 return []
             emits, hit = engine.update(state, key, signal, self.endpoints)
             if hit is not None and self.on_trace is not None:

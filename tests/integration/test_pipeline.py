@@ -83,6 +83,18 @@ def test_malformed_message_goes_to_dead_letter_and_worker_keeps_going(module_bro
     assert worker.metric("muleguard_events_rejected_total", topic=TRANSFERS.name, reason="malformed_json") >= 1
 
 
+def test_a_transfer_sent_again_as_a_new_message_is_dead_lettered_not_counted_twice(module_broker, worker) -> None:
+    transfer = json.dumps({
+        "transfer_id": "sent-twice", "ts": int(time.time() * 1000), "src_bank": "KTB", "src_account": "dup-1",
+        "dst_bank": "BBL", "dst_account": "dup-2", "amount": "2500.00", "channel": "mobile"}).encode()
+    produce(module_broker.bootstrap, [(TRANSFERS.name, b"KTB:dup-1", transfer)] * 2)
+    letters = decoded(consume_all(module_broker.bootstrap, DEADLETTER.name,
+                                  until=lambda v: any(b"duplicate_id" in x for x in v), timeout_s=60))
+    [letter] = [x for x in letters if x["reason"] == "duplicate_id"]
+    assert "sent-twice" in letter["raw"] and "sent-twice" in letter["detail"]
+    assert worker.metric("muleguard_events_rejected_total", reason="duplicate_id") == 1
+
+
 def test_worker_reports_lag_per_partition_falling_to_zero_and_its_recovery_time(module_broker, worker) -> None:
     """After a burst the lag gauge covers every partition of every input topic and returns to 0."""
     burst = [(TRANSFERS.name, str(i).encode(), b"{not json") for i in range(400)]

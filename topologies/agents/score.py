@@ -111,8 +111,9 @@ def register(p: Pipeline) -> None:
                     redelivered_accounts.inc()
                     continue
                 signal = decode_signal(event.value)
-                if engine.is_late(state, signal):
-                    _dead_letter_late(p, channel, event, state, signal)
+                reason = engine.rejection(state, signal)
+                if reason is not None:
+                    _dead_letter_signal(p, channel, event, state, signal, reason)
                     continue
                 emits, fx = _on_account_event(p, decider, scores, state, key_bytes.decode(), signal, now_ms)
                 emits += fx.emits
@@ -187,17 +188,21 @@ def _load(cache: dict, staged: runtime.StagedTable, event: object, key: bytes, c
     return cls.from_bytes(raw) if raw else cls()  # type: ignore[attr-defined]
 
 
-def _dead_letter_late(p: Pipeline, channel: SendChannel, event: object, state: AccountState, signal: object,
-                      ) -> None:
-    """A transfer beyond the allowed lateness is not counted: it goes to dead-letter, visibly."""
+def _dead_letter_signal(p: Pipeline, channel: SendChannel, event: object, state: AccountState, signal: object,
+                        reason: str) -> None:
+    """A transfer that must not be counted (too late, or its id seen before) goes to dead-letter, visibly."""
     message = event.message  # type: ignore[attr-defined]
-    behind_s = (state.last_event_ts_ms - signal.ts_ms) / 1000  # type: ignore[attr-defined]
-    rejection = Rejection("late_event", f"{behind_s:.0f} s behind the account's latest transfer; "
-                                        f"allowed lateness {ALLOWED_LATENESS_MS // 1000} s")
+    if reason == "late_event":
+        behind_s = (state.last_event_ts_ms - signal.ts_ms) / 1000  # type: ignore[attr-defined]
+        detail = (f"{behind_s:.0f} s behind the account's latest transfer; "
+                  f"allowed lateness {ALLOWED_LATENESS_MS // 1000} s")
+    else:
+        detail = f"transfer {signal.transfer_id} was already applied to this account"  # type: ignore[attr-defined]
+    rejection = Rejection(reason, detail)
     letter = dead_letter(event.value or b"", ACCOUNT_SIGNALS.name, message.partition, message.offset,  # type: ignore[attr-defined]
                          rejection, int(time.time() * 1000))
     channel.send(DEADLETTER.name, ACCOUNT_SIGNALS.name.encode(), codec.encode_dead_letter(letter))
-    p.metrics.events_rejected.labels(ACCOUNT_SIGNALS.name, "late_event").inc()
+    p.metrics.events_rejected.labels(ACCOUNT_SIGNALS.name, reason).inc()
 
 
 def _on_account_event(p: Pipeline, decider: Decider, scores: object, state: AccountState, key: str,
