@@ -119,13 +119,11 @@ def _lang(request: Request) -> str:
     return "en" if lang.lower().startswith("en") else "th"
 
 
-def _render_page(status: dict, lang: str) -> str | None:
-    """The victim's page, if the web module is installed (merged separately); else None (JSON)."""
-    try:
-        from topologies.pages.victim import render_case_page
-    except ImportError:
-        return None
-    return render_case_page(status, lang)
+def _render_page(status: dict, request: Request) -> str:
+    """The victim's page; a token that came in the link is kept in its language switch."""
+    from topologies.pages.victim import render_case_page
+
+    return render_case_page(status, _lang(request), token=request.query.get("token"))
 
 
 def register(p: Pipeline) -> None:
@@ -153,8 +151,8 @@ def register(p: Pipeline) -> None:
             if case is None:
                 return self.json({"error": "no such case"}, status=404)
             status = case_status(case)
-            if _wants_html(request) and (page := _render_page(status, _lang(request))) is not None:
-                return self.html(page)
+            if _wants_html(request):
+                return self.html(_render_page(status, request))
             return self.json(status)
 
     @app.page("/cases/{case_id}/trail")

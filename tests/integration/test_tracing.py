@@ -135,8 +135,18 @@ def _thb(amount: str) -> int:
     return round(float(amount))
 
 
+def _victim_sees_on_a_phone(port: int, tmp_path: Path, expected: list[str]) -> None:
+    """The victim's link, opened in headless Chromium at a phone's size, read back by OCR."""
+    from web_browser import ocr, screenshot_url, squash
+
+    url = f"http://127.0.0.1:{port}/cases/{CASE}?token={case_token(CASE, TOKEN_KEY)}&lang=en"
+    text = squash(ocr(screenshot_url(url, tmp_path / "victim.png")))
+    missing = [words for words in expected if squash(words) not in text]
+    assert not missing, f"the victim page shows no {missing}: OCR read {text[:400]!r}"
+
+
 def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
-        module_broker, tracing_worker: RunningWorker, clock: Path) -> None:
+        module_broker, tracing_worker: RunningWorker, clock: Path, tmp_path: Path) -> None:
     bootstrap, port = module_broker.bootstrap, tracing_worker.web_port
     produce(bootstrap, [_transfer(*t) for t in TRANSFERS_MADE])
     deadline = time.monotonic() + 120
@@ -197,6 +207,7 @@ def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
     ])
     case = _case(port, lambda c: c["status"] == "refund_proposed")
     assert case["held_satang"] == 70_000 * THB and case["refund_proposed_satang"] == 70_000 * THB
+    _victim_sees_on_a_phone(port, tmp_path, ["70,000.00", "Refund proposed"])
     [proposal] = decoded(consume_all(bootstrap, REFUND_PROPOSALS.name, until=lambda v: len(v) >= 1))
     assert (proposal["account"], proposal["held_amount"]) == ("m1", "70000.00")
     assert proposal["shares"] == [{"case_id": CASE, "traced_amount": "100000.00", "amount": "70000.00"}]

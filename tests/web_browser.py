@@ -28,8 +28,13 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
 
 def screenshot(html_path: Path, png_path: Path, size: tuple[int, int] = PHONE) -> Path:
     """What a phone shows on first load: the viewport only, at device scale 1."""
+    return screenshot_url(html_path.as_uri(), png_path, size)
+
+
+def screenshot_url(url: str, png_path: Path, size: tuple[int, int] = PHONE) -> Path:
+    """The same for any URL, e.g. a page a running worker serves."""
     _chromium([f"--window-size={size[0]},{size[1]}", "--force-device-scale-factor=1",
-               f"--screenshot={png_path}", html_path.as_uri()], html_path.parent / "profile-shot")
+               f"--screenshot={png_path}", url], png_path.parent / "profile-shot")
     assert png_path.exists(), f"chromium wrote no screenshot to {png_path}"
     return png_path
 
