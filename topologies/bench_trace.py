@@ -32,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from streams.codec import decode_freeze_request
 from streams.contracts import FreezeRequest, account_key
-from streams.topics import FREEZE_REQUESTS, TRANSFERS, VICTIM_REPORTS
+from streams.topics import TRANSFERS, VICTIM_REPORTS
 
 AOC_HELD_SHARE = 0.567
 AOC_DELAY_MS = 15 * 60 * 1000  # brief: 10-15 minutes per freeze by hotline
@@ -51,20 +50,14 @@ class Seen:
 
 
 def _consume(bootstrap: str, seen: Seen, stop: threading.Event) -> None:
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-trace-{time.time_ns()}",
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition(FREEZE_REQUESTS.name, p, 0) for p in range(FREEZE_REQUESTS.partitions)])
-    while not stop.is_set():
-        message = consumer.poll(0.2)
-        if message is None or message.error():
-            continue
-        request = decode_freeze_request(message.value())
+    def keep(request: FreezeRequest, _raw: bytes) -> None:
         if request.reason == "trace" and request.action == "hold":
             with seen.lock:
                 seen.holds.append(request)
-    consumer.close()
+
+    from topologies.demo import follow_freeze_requests
+
+    follow_freeze_requests(bootstrap, keep, stop, group_prefix="bench-trace")
 
 
 def _stream(records: Iterable[tuple[str, int, str, str]], bootstrap: str, rate: float, seen: Seen,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from streams.codec import decode_freeze_request
+from streams.contracts import FreezeRequest
 from streams.topics import FREEZE_REQUESTS, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
 from topologies.worker import spawn_worker, stop_process, wait_ready
@@ -62,32 +63,41 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _consume_freezes(bootstrap: str, tally: Tally, stop: threading.Event) -> None:
+def follow_freeze_requests(bootstrap: str, on_request: Callable[[FreezeRequest, bytes], None],
+                           stop: threading.Event, group_prefix: str = "demo") -> None:
+    """Read ``freeze.requests.v1`` from the start until ``stop`` is set (run it in a thread)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-{time.time_ns()}",
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{group_prefix}-{time.time_ns()}",
                          "enable.auto.commit": False})
     consumer.assign([TopicPartition(FREEZE_REQUESTS.name, p, 0) for p in range(FREEZE_REQUESTS.partitions)])
     while not stop.is_set():
         message = consumer.poll(0.2)
         if message is None or message.error():
             continue
-        request = decode_freeze_request(message.value())
-        if request.action != "hold":
-            continue  # releases at expiry (the simulated world is in the past) are not freezes
-        with tally.lock:
-            tally.requests += 1
-            # A model hold is timed from its transfer; a traced hold from the report, or from the
-            # transfer that carried the money on if that came later (it could not be held sooner).
-            sent = tally.sent_ms.get(request.trigger_event_id)
-            if request.reason == "trace":
-                report_sent = tally.sent_ms.get(request.case_id or "")
-                sent = max(sent or 0, report_sent) if report_sent is not None else None
-            if sent is not None:
-                tally.latencies_ms.append(request.emitted_ts_ms - sent)
-                tally.by_reason.setdefault(request.reason, []).append(request.emitted_ts_ms - sent)
-            tally.holds.setdefault(request.key, json.loads(message.value()))
+        on_request(decode_freeze_request(message.value()), message.value())
     consumer.close()
+
+
+def _consume_freezes(bootstrap: str, tally: Tally, stop: threading.Event) -> None:
+    follow_freeze_requests(bootstrap, lambda request, raw: _tally(tally, request, raw), stop)
+
+
+def _tally(tally: Tally, request: FreezeRequest, raw: bytes) -> None:
+    if request.action != "hold":
+        return  # releases at expiry (the simulated world is in the past) are not freezes
+    with tally.lock:
+        tally.requests += 1
+        # A model hold is timed from its transfer; a traced hold from the report, or from the
+        # transfer that carried the money on if that came later (it could not be held sooner).
+        sent = tally.sent_ms.get(request.trigger_event_id)
+        if request.reason == "trace":
+            report_sent = tally.sent_ms.get(request.case_id or "")
+            sent = max(sent or 0, report_sent) if report_sent is not None else None
+        if sent is not None:
+            tally.latencies_ms.append(request.emitted_ts_ms - sent)
+            tally.by_reason.setdefault(request.reason, []).append(request.emitted_ts_ms - sent)
+        tally.holds.setdefault(request.key, json.loads(raw))
 
 
 def _percentile(values: list[float], q: float) -> float | None:
