@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from features.signals import CaseHold, CaseHop, CaseRefund, CaseReported, ExtendHold, Signal
+from features.signals import CaseHold, CaseHop, CaseRefund, CaseRefunded, CaseReported, ExtendHold, Signal
 from streams.topics import ACCOUNT_SIGNALS
 
 Emit = tuple[str, str, Signal]
@@ -111,6 +111,10 @@ def apply(case: dict, s: Signal) -> list[Emit]:
                 hold["held_satang"] = s.held_satang
     elif isinstance(s, CaseRefund):
         case["refunds"][s.account] = s.amount_satang  # a later proposal for an account supersedes
+    elif isinstance(s, CaseRefunded):
+        paid = case.setdefault("refunds_paid", {})
+        paid[s.account] = s.amount_satang
+        case["refunded_satang"] = sum(paid.values())
     status = status_of(case)
     if status != case["status"]:
         case["status"] = status

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from features.signals import (
     CaseHold,
     CaseRefund,
+    CaseRefunded,
     Confirmed,
     ExtendHold,
     HoldAcked,
@@ -253,6 +254,8 @@ def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
         return Effects(events=["ack_unknown_request"])
     if hold.status not in ACTIVE:
         return Effects(events=[f"ack_after_{hold.status}"])
+    if s.status == "refunded":
+        return _refunded(state, key, hold, s, now_ms)
     fx = Effects(events=[f"ack_{s.status}"])
     if s.status == "released":
         hold.status, hold.released_satang = "released", hold.holding_satang
@@ -274,6 +277,25 @@ def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
     _store(state, hold)
     _refresh_held_until(state, s.ts_ms)
     fx.emits[:0] = _case_update(key, hold, now_ms, s.ingest_ms)
+    return fx
+
+
+def _refunded(state: AccountState, key: str, acked: Hold, s: HoldAcked, now_ms: int) -> Effects:
+    """The bank paid the account's held traced money out as proposed: every traced hold there
+    ends (released: nothing is left to hold), and each case learns what its victim received,
+    the shares of the current proposal. Only a confirmed (held) traced hold can be refunded."""
+    if acked.reason != "trace" or acked.status != "held":
+        return Effects(events=["ack_refunded_not_held"])
+    fx = Effects(events=["ack_refunded"])
+    for proposal in _refund_proposal(state, key, now_ms):
+        fx.emits += [(CASE_UPDATES.name, share.case_id, CaseRefunded(
+            now_ms, s.ingest_ms, share.case_id, key, share.amount_satang)) for share in proposal.shares]
+    for hold in rows(state):
+        if hold.reason == "trace" and hold.status in ACTIVE:
+            hold.status, hold.released_satang = "released", hold.holding_satang
+            _store(state, hold)
+            fx.emits += _case_update(key, hold, now_ms, s.ingest_ms)
+    _refresh_held_until(state, s.ts_ms)
     return fx
 
 

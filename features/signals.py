@@ -269,12 +269,22 @@ class CaseRefund(Signal):
     amount_satang: int
 
 
+@dataclass(frozen=True, slots=True)
+class CaseRefunded(Signal):
+    """The bank paid ``amount_satang`` of the money held at ``account`` back to this case's victim."""
+
+    TAG: ClassVar[str] = "D"
+    case_id: str
+    account: str
+    amount_satang: int
+
+
 SIGNAL_TYPES: dict[str, type[Signal]] = {
     cls.TAG: cls
     for cls in (TransferOut, TransferIn, RegistryUpdate, IdentityCount, PhoneContext, Link,
                 CallMade, CallReceived, SimChange, ScamReported, VictimReported, Taint,
                 HoldAcked, HoldAppealed, ExpiryCheck, ExtendHold, Confirmed, RingReview,
-                CaseReported, CaseHop, CaseHold, CaseRefund)
+                CaseReported, CaseHop, CaseHold, CaseRefund, CaseRefunded)
 }
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in SIGNAL_TYPES.values()}
 _ARITY = {cls.TAG: len(names) for cls, names in _FIELDS.items()}

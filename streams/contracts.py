@@ -118,7 +118,7 @@ class FreezeRequest:
         return account_key(self.bank, self.account)
 
 
-ACK_STATUSES: frozenset[str] = frozenset({"held", "rejected", "empty", "released"})
+ACK_STATUSES: frozenset[str] = frozenset({"held", "rejected", "empty", "released", "refunded"})
 APPEAL_OUTCOMES: frozenset[str] = frozenset({"filed", "approved", "denied", "police_extension"})
 APPEAL_DECIDERS: frozenset[str] = frozenset({"owner", "bank", "aoc", "police"})
 AUDIT_KINDS: frozenset[str] = frozenset({

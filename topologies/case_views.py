@@ -60,6 +60,7 @@ def case_status(case: dict) -> dict:
         "held_satang": sum(h["held_satang"] or 0 for h in real if h["status"] == "held"),
         "released_satang": sum(h["released_satang"] for h in real if h["status"] == "released"),
         "refund_proposed_satang": sum(case["refunds"].values()),
+        "refunded_satang": case.get("refunded_satang", 0),
         "max_hop": max((n["hop"] for n in case["nodes"].values()), default=0),
         "holds": holds,
         "history": [{"ts": _ts(ts), "status": status} for ts, status in case["history"]],

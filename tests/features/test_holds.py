@@ -11,6 +11,7 @@ from features.signals import (
     CaseHold,
     CaseHop,
     CaseRefund,
+    CaseRefunded,
     CaseReported,
     ExtendHold,
     HoldAcked,
@@ -237,3 +238,27 @@ def test_fan_in_through_one_transfer_never_traces_more_than_it_carried() -> None
     assert all(hits), "two parts of one transfer are two pieces of traced money, not a repeat"
     requests = [policy.act(m4, decide_on_trace(h), T0).requests[0][0] for h in hits]
     assert requests[0].request_id != requests[1].request_id
+
+
+def test_refunded_ack_ends_the_traced_holds_and_tells_each_case_what_its_victim_got() -> None:
+    state = AccountState()
+    a = traced_hold(state, "case-a", 100_000_00, transfer_id="ta")
+    b = traced_hold(state, "case-b", 50_000_00, transfer_id="tb")
+    refused = holds.on_ack(state, KEY, HoldAcked(T0, T0, a, "refunded", -1, None), T0 + 5)
+    assert refused.events == ["ack_refunded_not_held"] and not refused.emits  # nothing confirmed held yet
+    holds.on_ack(state, KEY, HoldAcked(T0, T0, a, "held", 60_000_00, None), T0 + 10)
+    holds.on_ack(state, KEY, HoldAcked(T0, T0, b, "held", 30_000_00, None), T0 + 20)
+    fx = holds.on_ack(state, KEY, HoldAcked(T0, T0, a, "refunded", -1, None), T0 + 30)
+    paid = {(e[1], e[2].amount_satang) for e in fx.emits if isinstance(e[2], CaseRefunded)}
+    assert paid == {("case-a", 60_000_00), ("case-b", 30_000_00)}  # the 90,000 held, pro rata 2:1
+    assert {h.request_id: h.status for h in holds.rows(state)} == {a: "released", b: "released"}
+    again = holds.on_ack(state, KEY, HoldAcked(T0, T0, b, "refunded", -1, None), T0 + 40)
+    assert not [e for e in again.emits if isinstance(e[2], CaseRefunded)]  # paid once, not twice
+
+    case = cases.new_case("case-a", T0)
+    case["refunds"][KEY] = 60_000_00
+    assert cases.status_of(case) == "refund_proposed"
+    for topic, case_id, signal in fx.emits:
+        if topic == CASE_UPDATES.name and case_id == "case-a" and isinstance(signal, CaseRefunded):
+            cases.apply(case, signal)
+    assert case["refunded_satang"] == 60_000_00 and case["status"] == "refunded"

@@ -32,6 +32,7 @@ TEXT: dict[str, dict[str, str]] = {
         "held": "ธนาคารอายัดไว้แล้ว",
         "released": "ปล่อยการอายัดแล้ว",
         "refund_proposed": "เสนอคืนเงิน",
+        "refunded": "คืนเงินแล้ว",
         "progress": "ความคืบหน้า",
         "holds": "บัญชีที่รับเงินของคุณ",
         "hop": "ทอดที่",
@@ -53,6 +54,7 @@ TEXT: dict[str, dict[str, str]] = {
         "held": "Held by banks",
         "released": "Released",
         "refund_proposed": "Refund proposed",
+        "refunded": "Refunded",
         "progress": "Progress",
         "holds": "Accounts that received your money",
         "hop": "Hop",
@@ -193,6 +195,8 @@ def _amounts(status: dict, lang: str) -> str:
     if as_satang(status.get("released_satang")):
         rows.append(("released", "released_satang"))
     rows.append(("refund_proposed", "refund_proposed_satang"))
+    if as_satang(status.get("refunded_satang")):
+        rows.append(("refunded", "refunded_satang"))
     items = []
     for label, field in rows:
         key = ' class="key"' if label == "held" else ""
