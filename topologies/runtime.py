@@ -1366,10 +1366,15 @@ class StagedTable:
             # reported through its own future).
             await asyncio.wait([previous])
         acks = []
-        for tp, batch, count in batches_out:
+        # The persisted offset moves only when a partition's *last* batch of the flush is acked:
+        # a crash between its batches must not leave RocksDB ahead of what Tansu reports as the
+        # partition's end (the tail batch, see tail_record_batch), or recovery refuses to start
+        # (ConsistencyError). Records of earlier batches are simply replayed on recovery.
+        last_of = {tp: i for i, (tp, _, _) in enumerate(batches_out)}
+        for i, (tp, batch, count) in enumerate(batches_out):
             batch.close()
             fut = await producer.send_batch(batch, tp.topic, partition=tp.partition)
-            if rocks:
+            if rocks and last_of[tp] == i:
                 fut.add_done_callback(_persist_offset_callback(store, tp, count))
             acks.append(fut)
         return acks

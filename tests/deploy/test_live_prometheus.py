@@ -82,11 +82,17 @@ def traffic(module_broker, worker: RunningWorker, prometheus: ph.PrometheusServe
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
 
+    missing = list(NEEDS_TRAFFIC)
+
     def seen_by_prometheus() -> bool:
         assert worker.alive(), "worker died"
-        return all(prometheus.query(f"sum({name}) > 0") for name in NEEDS_TRAFFIC)
+        missing[:] = [name for name in NEEDS_TRAFFIC if not prometheus.query(f"sum({name}) > 0")]
+        return not missing
 
-    prometheus.wait_until(seen_by_prometheus, 240, f"prometheus to scrape {NEEDS_TRAFFIC}")
+    try:
+        prometheus.wait_until(seen_by_prometheus, 240, "prometheus to scrape every series the panels need")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still without data: {missing}") from exc
     time.sleep(5)  # more scrapes and rule evaluations, so rates see the increments
     return started, time.time()
 
