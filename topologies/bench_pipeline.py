@@ -28,7 +28,7 @@ from pathlib import Path
 
 from streams.topics import REGISTRY, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
-from topologies.demo import Tally, _consume_freezes, _counts, _percentile, ensure_model
+from topologies.demo import Tally, _consume_freezes, _percentile, drained, ensure_model
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
 BENCH_ACCOUNTS = 8_000
@@ -122,17 +122,7 @@ class Workers:
 
     def drained(self, inputs: int) -> bool:
         """All ``inputs`` (after the opening snapshot) consumed, and every internal signal sent too."""
-        inputs += getattr(self, "baseline_inputs", 0)
-        consumed_inputs, consumed, sent = 0.0, {}, {}
-        for port in self.ports:
-            counts = _counts(port)
-            if counts is None:
-                return False
-            consumed_inputs += counts[0]
-            for into, part in ((consumed, counts[1]), (sent, counts[2])):
-                for topic, value in part.items():
-                    into[topic] = into.get(topic, 0) + value
-        return consumed_inputs >= inputs and all(consumed.get(t, 0) >= v for t, v in sent.items())
+        return drained(self.ports, inputs + getattr(self, "baseline_inputs", 0))
 
     def wait_drained(self, inputs: int, timeout_s: float) -> float | None:
         """Monotonic time when drained, or None if not within ``timeout_s``."""

@@ -184,7 +184,6 @@ def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: flo
 
 
 INPUTS = ("bank.transfers.v1", "telecom.events.v1", "registry.accounts.v1", "victim.reports.v1")
-INTERNAL = ("muleguard.account-signals.v1", "muleguard.identity-signals.v1")
 
 
 def _counts(web_port: int) -> tuple[float, dict[str, float], dict[str, float]] | None:
@@ -205,15 +204,27 @@ def _counts(web_port: int) -> tuple[float, dict[str, float], dict[str, float]] |
     return sum(consumed.get(t, 0) for t in INPUTS), consumed, sent
 
 
+def drained(web_ports: list[int], inputs: int) -> bool:
+    """Whether the workers on ``web_ports`` together consumed ``inputs`` input messages and
+    every internal signal they sent."""
+    consumed_inputs, consumed, sent = 0.0, {}, {}
+    for port in web_ports:
+        counts = _counts(port)
+        if counts is None:
+            return False
+        consumed_inputs += counts[0]
+        for into, part in ((consumed, counts[1]), (sent, counts[2])):
+            for topic, value in part.items():
+                into[topic] = into.get(topic, 0) + value
+    return consumed_inputs >= inputs and all(consumed.get(t, 0) >= n for t, n in sent.items())
+
+
 def wait_drained(web_port: int, inputs: int, timeout_s: float) -> bool:
     """Until the worker consumed every input and every internal signal it sent (or time is up)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        counts = _counts(web_port)
-        if counts is not None:
-            consumed_inputs, consumed, sent = counts
-            if consumed_inputs >= inputs and all(consumed.get(t, 0) >= sent.get(t, 0) for t in INTERNAL):
-                return True
+        if drained([web_port], inputs):
+            return True
         time.sleep(0.5)
     return False
 
