@@ -30,6 +30,14 @@ class RunningWorker:
         return self.process.poll() is None
 
 
+def pace(started: float, sent: int, rate: float | None) -> None:
+    """Sleep until message number ``sent`` is due at ``rate`` per second from ``started`` (None: now)."""
+    if rate:
+        delay = started + sent / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
 def produce(bootstrap: str, messages: list[tuple[str, bytes, bytes]], rate: float | None = None) -> None:
     """Send (topic, key, value) in order, optionally paced at ``rate`` messages per second."""
     from confluent_kafka import Producer
@@ -37,10 +45,7 @@ def produce(bootstrap: str, messages: list[tuple[str, bytes, bytes]], rate: floa
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "partitioner": "murmur2_random"})
     started = time.monotonic()
     for i, (topic, key, value) in enumerate(messages):
-        if rate:
-            delay = started + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+        pace(started, i, rate)
         producer.produce(topic, value, key=key)
         producer.poll(0)
     producer.flush(30)

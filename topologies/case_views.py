@@ -10,6 +10,7 @@ formatting functions are pure (dict in, dict out) and shaped exactly as COMMON.m
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from faust.exceptions import SameNode
 from faust.web import Request, Response, View
@@ -137,9 +138,12 @@ def register(p: Pipeline) -> None:
         message = "token required" if status == 401 else "forbidden"
         return view.json({"error": message}, status=status)
 
-    def load_case(case_id: str) -> dict | None:
+    def with_case(view: View, case_id: str, answer: Callable[[dict], Response]) -> Response:
+        """``answer(case)`` for a case this worker owns, 404 if there is none."""
         raw = p.cases.get(case_id.encode())
-        return case_logic.from_bytes(raw, case_id, 0) if raw else None
+        if not raw:
+            return view.json({"error": "no such case"}, status=404)
+        return answer(case_logic.from_bytes(raw, case_id, 0))
 
     @app.page("/cases/{case_id}")
     class CaseView(View):
@@ -148,13 +152,11 @@ def register(p: Pipeline) -> None:
 
         @app.table_route(table=p.cases, match_info="case_id")
         async def owned(self, request: Request, case_id: str) -> Response:
-            case = load_case(case_id)
-            if case is None:
-                return self.json({"error": "no such case"}, status=404)
-            status = case_status(case)
-            if _wants_html(request):
-                return self.html(_render_page(status, request))
-            return self.json(status)
+            def answer(case: dict) -> Response:
+                status = case_status(case)
+                return self.html(_render_page(status, request)) if _wants_html(request) else self.json(status)
+
+            return with_case(self, case_id, answer)
 
     @app.page("/cases/{case_id}/trail")
     class TrailView(View):
@@ -163,10 +165,7 @@ def register(p: Pipeline) -> None:
 
         @app.table_route(table=p.cases, match_info="case_id")
         async def owned(self, request: Request, case_id: str) -> Response:
-            case = load_case(case_id)
-            if case is None:
-                return self.json({"error": "no such case"}, status=404)
-            return self.json(case_trail(case))
+            return with_case(self, case_id, lambda case: self.json(case_trail(case)))
 
     @app.page("/accounts/{bank}/{account}")
     class AccountView(View):

@@ -83,11 +83,8 @@ class SendChannel:
             pending.count += 1
         while True:
             try:
-                if headers:
-                    self.produce(topic, value, key, headers=headers,
-                                 on_delivery=lambda err, _m: self._delivered(pending, err))
-                else:
-                    self.produce(topic, value, key, on_delivery=lambda err, _m: self._delivered(pending, err))
+                self.produce(topic, value, key, headers=headers,
+                             on_delivery=lambda err, _m: self._delivered(pending, err))
                 return
             except BufferError:  # local queue full: let librdkafka drain it
                 self.sender.producer.poll(0.01)

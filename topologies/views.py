@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from features import cases as case_logic
 from models import drift
 from topologies.app import Pipeline
 from topologies.consumer_health import RecoveryClock, consumer_lag
 
 GAUGE_INTERVAL_S = 5.0
 CASES_INTERVAL_S = 15.0
-CASE_STATUSES = ("received", "tracing", "holds_requested", "held", "released", "refund_proposed", "refunded")
 
 
 def register(p: Pipeline) -> None:
@@ -52,10 +50,10 @@ def register(p: Pipeline) -> None:
         """Cases by status over this worker's active partitions (cases are few: a scan is cheap)."""
         if p.cases is None:
             return
-        counts = dict.fromkeys(CASE_STATUSES, 0)
+        counts = dict.fromkeys(case_logic.STATUSES, 0)
         for raw in p.cases.values():
-            status = json.loads(raw).get("status", "received") if raw else None
-            if status is not None:
+            if raw:
+                status = case_logic.from_bytes(raw, "", 0)["status"]
                 counts[status] = counts.get(status, 0) + 1
         for status, count in counts.items():
             p.metrics.cases.labels(status).set(count)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka_helpers import RunningWorker
+from kafka_helpers import RunningWorker, pace
 
 from features.state import AccountState
 from streams.contracts import BANKS
@@ -144,10 +144,7 @@ class Producer:
              ) -> None:
         started = time.monotonic()
         for i, (topic, key, value) in enumerate(messages):
-            if rate:
-                delay = started + i / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+            pace(started, i, rate)
             self.producer.produce(topic, value, key=key, on_delivery=self._delivered)
             self.producer.poll(0)
             if on_sent is not None:
