@@ -136,12 +136,20 @@ def test_promote_shadow_refuse_and_rollback_on_a_running_worker(setup: dict) -> 
     assert main(["models", "rollback", "--registry", root, "--broker", broker.url]) == 0
     _wait("the rollback", lambda: _model_info(worker, first), worker)
     before = {r["request_id"] for r in requests}
+    held_before = worker.metric("muleguard_freeze_requests_total", action="hold", reason="model")
     world = _messages(setup["worlds"][1])
     produce(broker.bootstrap, world)
     inputs += len(world)
     settle(worker, inputs)
-    later = [r for r in decoded(consume_all(broker.bootstrap, FREEZE_REQUESTS.name))
-             if r["request_id"] not in before and r["reason"] == "model"]
+    _wait("a model hold on the second world",
+          lambda: worker.metric("muleguard_freeze_requests_total", action="hold", reason="model") > held_before, worker)
+
+    def _new_model_holds(values: list[bytes]) -> list[dict]:
+        return [r for r in decoded(values) if r["request_id"] not in before and r["reason"] == "model"]
+
+    # A loaded broker can pause longer than consume_all's idle gap: read until the new holds arrive.
+    later = _new_model_holds(consume_all(broker.bootstrap, FREEZE_REQUESTS.name, idle_s=10.0,
+                                         until=lambda values: bool(_new_model_holds(values[-1:]))))
     assert later, "the second world should give the model something to hold"
     assert {r["model_version"] for r in later} == {first}
 
