@@ -34,9 +34,10 @@ bench: $(STAMP) $(PEERS)/.installed
 	QUIX_PYTHON=$(PEERS)/bin/python $(BIN)/python -m topologies.bench
 
 # Held-out evaluation on a larger world: train on one simulated world, judge on another
-# (other seed), exactly as the live system decides. Each step is skipped when its output exists.
+# (other seed), exactly as the live system decides. The first 2 days of the judged world only
+# build state (a live system is never cold). Each step is skipped when its output exists.
 EVAL := var/eval
-EVAL_WORLD := --accounts 20000 --days 3
+EVAL_WORLD := --accounts 40000 --days 5
 
 $(EVAL)/train/labels.csv: | $(STAMP)
 	$(BIN)/muleguard simulate --out $(EVAL)/train $(EVAL_WORLD) --seed 21
@@ -48,7 +49,7 @@ $(EVAL)/model/meta.json: $(EVAL)/train/labels.csv
 	$(BIN)/muleguard train --data $(EVAL)/train --labels $(EVAL)/train/labels.csv --out $(EVAL)/model
 
 evaluate: $(STAMP) $(EVAL)/model/meta.json $(EVAL)/held-out/labels.csv
-	$(BIN)/muleguard evaluate --data $(EVAL)/held-out --model $(EVAL)/model --report $(EVAL)/report.json
+	$(BIN)/muleguard evaluate --data $(EVAL)/held-out --model $(EVAL)/model --warm-up 2 --report $(EVAL)/report.json
 	@cat $(EVAL)/report.json
 
 clean:

@@ -91,6 +91,15 @@ def raw_records(data_dir: str | Path) -> Iterator[tuple[str, bytes]]:
         yield REPLAYED_TOPICS[rank], line
 
 
+def first_event_ms(data_dir: str | Path) -> int:
+    """Event time of the earliest readable record in ``data_dir``."""
+    for _topic, line in raw_records(data_dir):
+        ts = _ts_of(line)
+        if ts >= 0:
+            return ts
+    raise ValueError(f"{data_dir} holds no record with a readable time")
+
+
 def read_data_dir(data_dir: str | Path) -> Iterator[tuple[str, object]]:
     """Decoded records (or ``Rejection``s) of every input topic present, in event-time order."""
     for topic, line in raw_records(data_dir):

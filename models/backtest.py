@@ -170,6 +170,7 @@ def _money(log: DecisionLog, cases: list[dict[str, Any]]) -> dict[str, Any]:
         "hold_delay_seconds_quantiles": _quantiles(delays),
         "aoc_money_share": AOC_MONEY_SHARE,
         "target_money_share": TARGET_MONEY_SHARE,
+        "target_precision": evaluate.HOLD_PRECISION,
         "money_method": "counterfactual chain walk, see models/money.py and docs/models.md",
     }
 
@@ -205,7 +206,7 @@ def format_table(report: dict[str, Any]) -> str:
              f"{r['active_accounts_per_day']:,.0f} active accounts/day, {r['scored_events']:,} scored events"]
     rows: list[tuple[str, str]] = [
         ("PR-AUC (account max score)", _f(r["pr_auc"])),
-        ("model holds: precision", _f(r["precision"])),
+        ("model holds: precision (target)", f"{_f(r['precision'])} ({_f(r['target_precision'])})"),
         ("model holds: recall", _f(r["recall"])),
         ("model holds: F1", _f(r["f1"])),
         ("all holds (model + trace): precision", _f(r["all_holds_precision"])),

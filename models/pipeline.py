@@ -18,7 +18,7 @@ from models.registry import ModelMeta
 from models.train import train
 
 VALIDATION_SHARE = 0.3
-NUM_BOOST_ROUND = 250
+NUM_BOOST_ROUND = 600
 
 
 def temporal_split(rows: Rows, share: float = VALIDATION_SHARE) -> tuple[Rows, Rows]:
@@ -52,7 +52,7 @@ def train_from_dir(
                         on_round=tick)
     scores = booster.predict(valid.X, num_threads=2)
     best, truth = evaluate.per_account_max(valid.accounts, scores, valid.y)
-    hold = evaluate.choose_threshold(best, truth, evaluate.HOLD_PRECISION)
+    hold = evaluate.choose_threshold(best, truth, evaluate.HOLD_VALIDATION_PRECISION)
     review = evaluate.choose_threshold(best, truth, evaluate.REVIEW_PRECISION)
     report = evaluate.account_report(valid.accounts, scores, valid.y, hold.threshold)
     created = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -64,6 +64,7 @@ def train_from_dir(
         hold_threshold=hold.threshold, review_threshold=min(review.threshold, hold.threshold),
         created_ts_ms=created, trained_until_ms=until_ms, data_fingerprint=data_hash,
         metrics={"validation": report.as_dict(), "hold_recall": hold.recall,
+                 "hold_precision_lower_bound": hold.precision_lower_bound,
                  "best_iteration": booster.best_iteration, "rows": len(rows),
                  "score_reference": drift.reference(scores)},
     )

@@ -37,17 +37,21 @@ class DecisionLog:
 def replay_decisions(
     data_dir: str | Path, scorer: Scorer, *, from_ms: int | None = None,
     keep_scores: bool = False, on_progress: Callable[[int], None] | None = None,
+    on_vector: Callable[[str, TransferIn | TransferOut, np.ndarray], None] | None = None,
 ) -> tuple[DecisionLog, Replayer]:
     """Replay in event-time order; requests carry ``emitted_ts = event_ts`` so runs compare equal.
 
     An ``endpoints.csv`` allow-list in the data directory is used as the worker's ``--endpoints``.
 
     Events before ``from_ms`` still build state (history) but their decisions are not logged.
+    ``on_vector`` sees every scored event's feature vector (the live feature log's twin).
     """
     decider = Decider(scorer)
     log = DecisionLog()
 
     def on_scored(key: str, state: AccountState, signal: TransferIn | TransferOut, vec: np.ndarray) -> list[Emit]:
+        if on_vector is not None:
+            on_vector(key, signal, vec)
         outcome = decider.on_scored(key, state, signal, vec)
         emits, decision = outcome.emits, outcome.decision
         if from_ms is not None and signal.ts_ms < from_ms:

@@ -12,6 +12,9 @@ from features.engine import FEATURE_NAMES
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
+    # Early stopping watches average precision: log loss on the later days rewards
+    # shrinking every score and stopped weighted models after one round.
+    "metric": "average_precision",
     "learning_rate": 0.1,
     "num_leaves": 31,
     "max_depth": 6,  # capped so per-feature contributions stay cheap to compute
@@ -39,16 +42,17 @@ def train(
     num_boost_round: int = 250, early_stopping_rounds: int = 30,
     on_round: Callable[[int], None] | None = None,
 ) -> lgb.Booster:
-    """Fit a binary model; mules are rare, so positives are up-weighted (``scale_pos_weight``).
+    """Fit a binary model on rare positives (about 2% of rows are a mule's).
 
-    With validation rows, boosting stops once their loss has not improved for
-    ``early_stopping_rounds`` rounds (the temporal split: later days).
+    Imbalance is handled where it matters for a hold: boosting stops on average precision
+    of the validation rows (``early_stopping_rounds`` without gain, the temporal split:
+    later days), and thresholds are chosen on precision. Up-weighting mules
+    (``scale_pos_weight``, pass it in ``params``) lowered held-out precision on simulated
+    worlds (docs/models.md), so it is off by default.
     """
     if len(y) == 0 or y.min() == y.max():
         raise ValueError("training rows need both mule and non-mule examples")
     chosen = {**DEFAULT_PARAMS, **(params or {})}
-    positives = max(int(y.sum()), 1)
-    chosen.setdefault("scale_pos_weight", min((len(y) - positives) / positives, 50.0))
     train_set = _dataset(X, y)
     valid_sets, callbacks = [], []
     if X_valid is not None and y_valid is not None and len(y_valid) and y_valid.min() != y_valid.max():

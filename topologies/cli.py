@@ -111,7 +111,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                           bars=args.progress)
     v = meta.metrics["validation"]
     _say(f"model {meta.version} -> {args.out}")
-    _say(f"validation: PR-AUC {v['pr_auc']:.3f}, hold precision {v['precision']:.3f}, "
+    _say(f"validation: PR-AUC {v['pr_auc']:.3f}, hold precision {v['precision']:.3f} "
+         f"(95% lower bound {meta.metrics['hold_precision_lower_bound']:.3f}), "
          f"recall {v['recall']:.3f} at threshold {meta.hold_threshold:.4f}")
     return 0
 

@@ -24,6 +24,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     scorer = Scorer(args.model).load()
     from_ms = _parse_time(args.from_ts, "--from") if args.from_ts else None
+    if args.warm_up_days is not None:
+        from features.replay import first_event_ms
+
+        from_ms = first_event_ms(args.data) + round(args.warm_up_days * 86_400_000)
     with counter("replaying held-out events", unit="scored", enabled=args.progress) as tick:
         report = evaluate_dir(args.data, scorer, from_ms=from_ms, progress=tick)
     _say(format_table(report))
@@ -90,7 +94,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="held-out evaluation exactly as the live system decides")
     p.add_argument("--data", required=True, help="data directory with labels.csv (and cases.jsonl)")
     p.add_argument("--model", required=True, help="model directory")
-    p.add_argument("--from", dest="from_ts", help="held-out period starts here (RFC 3339 or epoch ms)")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--from", dest="from_ts", help="held-out period starts here (RFC 3339 or epoch ms)")
+    start.add_argument("--warm-up", dest="warm_up_days", type=float, metavar="DAYS",
+                       help="held-out period starts DAYS after the first event; earlier events only build "
+                            "state, as in a live system that has been running (features need history)")
     p.add_argument("--report", help="write the report as JSON to this file")
     p.add_argument("--progress", action="store_true", default=None,
                    help="progress bar on stderr (default: only when stderr is a terminal)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from features.replay import first_event_ms
 from models.backtest import EvaluationError, evaluate_dir
 from models.scorer import Scorer
 from topologies.cli import main
@@ -55,3 +56,14 @@ def test_from_limits_judgement_to_the_held_out_period(model_dir: Path, stream_wo
     assert 0 < late["cases"] < whole["cases"]
     assert late["scored_events"] < whole["scored_events"]
     assert late["days"] < whole["days"]
+
+
+def test_warm_up_judges_only_after_the_first_days(model_dir: Path, stream_world: Path, tmp_path: Path) -> None:
+    """``--warm-up DAYS``: the held-out period starts DAYS after the first event (state still builds)."""
+    out = tmp_path / "report.json"
+    assert main(["evaluate", "--data", str(stream_world), "--model", str(model_dir), "--warm-up", "0.5",
+                 "--report", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["from_ms"] == first_event_ms(stream_world) + 43_200_000
+    whole = evaluate_dir(stream_world, Scorer(model_dir).load())
+    assert report["scored_events"] < whole["scored_events"]
