@@ -23,6 +23,7 @@ from streams.contracts import (
     TELECOM_KINDS,
     AuditRecord,
     DeadLetter,
+    FeatureLogRecord,
     FreezeRequest,
     HoldAck,
     HoldAppeal,
@@ -480,6 +481,16 @@ def decode_refund_proposal(raw: bytes) -> RefundProposal | Rejection:
 def audit_to_json(record: AuditRecord) -> dict[str, Any]:
     return {"audit_id": record.audit_id, "kind": record.kind, "ts": format_ts(record.ts_ms),
             "subject": record.subject, "request_id": record.request_id, "details": record.details}
+
+
+def feature_log_to_json(record: FeatureLogRecord) -> dict[str, Any]:
+    return {"account": record.account, "transfer_id": record.transfer_id, "direction": record.direction,
+            "ts": format_ts(record.ts_ms), "engine_version": record.engine_version,
+            "model_version": record.model_version, "score": record.score, "features": record.features}
+
+
+def encode_feature_log(record: FeatureLogRecord) -> bytes:
+    return json.dumps(feature_log_to_json(record), separators=(",", ":")).encode()
 
 
 def encode_audit(record: AuditRecord) -> bytes:

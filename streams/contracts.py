@@ -200,6 +200,24 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FeatureLogRecord:
+    """What the model saw for one scored event: the vector, in ``feature_names`` order.
+
+    Opt-in on the worker; lets a data scientist compare serving with training (skew) and
+    lets the parity test compare live vectors with the offline replay's.
+    """
+
+    account: str  # BANK:ACCOUNT
+    transfer_id: str
+    direction: Literal["in", "out"]
+    ts_ms: int
+    engine_version: str
+    model_version: str
+    score: float | None  # None: the account was already held, so it was not scored
+    features: dict[str, float | None]  # None: missing (NaN in the vector)
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     source_topic: str
     partition: int | None

@@ -73,6 +73,10 @@ AUDIT = TopicSpec(
     "muleguard.audit.v1", "subject (bank:account or model version)", "out", "muleguard.audit.v1.json",
     doc="Append-only audit trail: one record per decision (hold, release, extend, review, appeal outcome, model).",
 )
+FEATURE_LOG = TopicSpec(
+    "muleguard.feature-log.v1", "bank:account", "out", "muleguard.feature-log.v1.json",
+    doc="Opt-in (MULEGUARD_FEATURE_LOG=1): every scored event's feature vector and score, for skew checks and parity.",
+)
 CASE_UPDATES = TopicSpec(
     "muleguard.case-updates.v1", "case_id", "internal", None,
     doc="Repartition: what each traced account tells a victim's case (hops, holds, refunds), keyed by case.",
@@ -81,7 +85,7 @@ CASE_UPDATES = TopicSpec(
 # The world's events (what the simulator writes); hold answers and appeals come back from banks.
 INPUT_TOPICS: tuple[TopicSpec, ...] = (TRANSFERS, TELECOM, REGISTRY, VICTIM_REPORTS)
 HOLD_INPUT_TOPICS: tuple[TopicSpec, ...] = (FREEZE_ACKS, HOLD_APPEALS)
-OUTPUT_TOPICS: tuple[TopicSpec, ...] = (FREEZE_REQUESTS, DEADLETTER, REFUND_PROPOSALS, AUDIT)
+OUTPUT_TOPICS: tuple[TopicSpec, ...] = (FREEZE_REQUESTS, DEADLETTER, REFUND_PROPOSALS, AUDIT, FEATURE_LOG)
 INTERNAL_TOPICS: tuple[TopicSpec, ...] = (ACCOUNT_SIGNALS, IDENTITY_SIGNALS, CASE_UPDATES, CONTROL)
 ALL_TOPICS: tuple[TopicSpec, ...] = INPUT_TOPICS + HOLD_INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL_TOPICS}

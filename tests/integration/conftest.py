@@ -23,11 +23,12 @@ def module_broker(tmp_path_factory) -> Iterator[EmbeddedBroker]:
 @pytest.fixture(scope="module")
 def worker(module_broker: EmbeddedBroker, model_dir: Path, parity_world: Path, tmp_path_factory,
            ) -> Iterator[RunningWorker]:
-    """A real worker, with the simulated world's allow-list of cash-out endpoints and merchants."""
+    """A real worker, with the simulated world's allow-list of cash-out endpoints and merchants,
+    logging every scored event's feature vector (the parity test compares them)."""
     work = tmp_path_factory.mktemp("worker")
     port = free_port()
     process = spawn_worker(module_broker.url, model_dir, work / "state", port, work / "worker.log",
-                           endpoints=parity_world / "endpoints.csv")
+                           endpoints=parity_world / "endpoints.csv", extra_env={"MULEGUARD_FEATURE_LOG": "1"})
     try:
         wait_ready(port, 90, process)
         yield RunningWorker(process, port, work / "worker.log")

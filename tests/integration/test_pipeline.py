@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from confluent_kafka import Producer
 from kafka_helpers import consume_all, decoded, produce, settle_exact
 
+from features.engine import ENGINE_VERSION, FEATURE_NAMES
 from features.replay import raw_records
+from features.signals import TransferIn
 from models.labels import read_labels
 from models.replay import replay_decisions
 from models.scorer import Scorer
 from streams.codec import freeze_request_to_json
-from streams.topics import DEADLETTER, FREEZE_REQUESTS, TRANSFERS
+from streams.topics import DEADLETTER, FEATURE_LOG, FREEZE_REQUESTS, TRANSFERS
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +59,34 @@ def test_simulated_traffic_is_frozen_live_exactly_as_replay_decides(
         mine = {k: v for k, v in request.items() if k != "emitted_ts"}
         assert mine == {k: v for k, v in expected[request_id].items() if k != "emitted_ts"}
     labels = read_labels(parity_world / "labels.csv")
+    _assert_same_vectors(module_broker, parity_world, model_dir)
     mules_held = [r for r in live.values() if labels[f"{r['bank']}:{r['account']}"].is_mule]
     assert len(mules_held) >= len(live) * 0.8, "most holds should be true mules"
+
+
+def _assert_same_vectors(broker, world: Path, model_dir: Path) -> None:  # noqa: ANN001
+    """Every scored event: the live feature vector equals the offline replay's, value for value."""
+    offline: dict[tuple[str, str, str], list[float | None]] = {}
+
+    def collect(key: str, signal: object, vector: np.ndarray) -> None:
+        direction = "in" if isinstance(signal, TransferIn) else "out"
+        offline[(key, signal.transfer_id, direction)] = [  # type: ignore[attr-defined]
+            None if math.isnan(v) else v for v in vector.tolist()]
+
+    replay_decisions(world, Scorer(model_dir).load(), on_vector=collect)
+    live = {(r["account"], r["transfer_id"], r["direction"]): r
+            for r in decoded(consume_all(broker.bootstrap, FEATURE_LOG.name))}
+    assert len(offline) > 100, "the world should score many events"
+    assert set(live) == set(offline), (sorted(set(live) ^ set(offline))[:5], len(live), len(offline))
+    version = Scorer(model_dir).load().version
+    differ = []
+    for event, record in live.items():
+        assert list(record["features"]) == list(FEATURE_NAMES)
+        assert record["engine_version"] == ENGINE_VERSION and record["model_version"] == version
+        if list(record["features"].values()) != offline[event]:
+            differ.append((event, {n: (a, b) for n, a, b in zip(FEATURE_NAMES, record["features"].values(),
+                                                                 offline[event], strict=True) if a != b}))
+    assert not differ, (len(differ), differ[:3])
 
 
 def test_malformed_message_goes_to_dead_letter_and_worker_keeps_going(module_broker, worker) -> None:

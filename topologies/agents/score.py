@@ -8,10 +8,12 @@ Offsets are committed only after the batch's changelog records and sends are ack
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
 
+import numpy as np
 from faust import StreamT
 
 from features import engine, holds, identity, origin
@@ -24,6 +26,8 @@ from features.signals import (
     HoldAppealed,
     RingReview,
     Signal,
+    TransferIn,
+    TransferOut,
     decode_signal,
     encode_signal,
 )
@@ -32,9 +36,17 @@ from features.windows import ALLOWED_LATENESS_MS
 from models import policy
 from models.decision import Decider
 from streams import codec
-from streams.contracts import Rejection
+from streams.contracts import FeatureLogRecord, Rejection
 from streams.deadletter import dead_letter
-from streams.topics import ACCOUNT_SIGNALS, AUDIT, DEADLETTER, FREEZE_REQUESTS, IDENTITY_SIGNALS, REFUND_PROPOSALS
+from streams.topics import (
+    ACCOUNT_SIGNALS,
+    AUDIT,
+    DEADLETTER,
+    FEATURE_LOG,
+    FREEZE_REQUESTS,
+    IDENTITY_SIGNALS,
+    REFUND_PROPOSALS,
+)
 from topologies import runtime
 from topologies.app import Pipeline
 from topologies.sender import DeliveredFirst, SendChannel
@@ -101,6 +113,7 @@ def register(p: Pipeline) -> None:
             cache: dict[bytes, tuple[AccountState, object, int]] = {}
             outbox: list = []
             origins: list[bytes | None] = []
+            feature_rows: list[tuple[bytes, bytes]] | None = [] if p.settings.feature_log else None
             for event in events:
                 key_bytes: bytes = event.key
                 if key_bytes not in cache:
@@ -115,7 +128,8 @@ def register(p: Pipeline) -> None:
                 if reason is not None:
                     _dead_letter_signal(p, channel, event, state, signal, reason)
                     continue
-                emits, fx = _on_account_event(p, decider, scores, state, key_bytes.decode(), signal, now_ms)
+                emits, fx = _on_account_event(p, decider, scores, state, key_bytes.decode(), signal, now_ms,
+                                              feature_rows)
                 emits += fx.emits
                 outbox += emits
                 origins += _origins(event, len(emits))
@@ -129,6 +143,8 @@ def register(p: Pipeline) -> None:
                         timers.delete(event, key_bytes)
                     else:
                         timers.set(event, key_bytes, str(expiry).encode())
+            for key_bytes, row in feature_rows or ():
+                channel.send(FEATURE_LOG.name, key_bytes, row)
             send_signals(p, channel, outbox, origins)
             account_stage.observe(time.perf_counter() - started)
 
@@ -206,8 +222,12 @@ def _dead_letter_signal(p: Pipeline, channel: SendChannel, event: object, state:
 
 
 def _on_account_event(p: Pipeline, decider: Decider, scores: object, state: AccountState, key: str,
-                      signal: Signal, now_ms: int) -> tuple[list, Effects]:
-    """One signal at one account: the signals for other states and what to send and count."""
+                      signal: Signal, now_ms: int, feature_log: list[tuple[bytes, bytes]] | None = None,
+                      ) -> tuple[list, Effects]:
+    """One signal at one account: the signals for other states and what to send and count.
+
+    With ``feature_log``, each scored event's (key, encoded vector record) is appended to it.
+    """
     if isinstance(signal, ExpiryCheck):  # ts_ms is the worker clock's "now"
         return [], holds.on_expiry(state, key, signal.ts_ms, signal.ingest_ms)
     if isinstance(signal, HoldAcked):
@@ -230,12 +250,24 @@ def _on_account_event(p: Pipeline, decider: Decider, scores: object, state: Acco
         vector = engine.vector(state, signal)  # type: ignore[arg-type]
         outcome = decider.on_scored(key, state, signal, vector)  # type: ignore[arg-type]
         p.rollout.observe(outcome, vector)  # shadow challenger: counted, never emitted
+        if feature_log is not None:
+            row = _feature_row(key, signal, vector, outcome.probability, p.scorer.version)  # type: ignore[arg-type]
+            feature_log.append((key.encode(), row))
         emits += outcome.emits
         if outcome.probability is not None:
             scores.observe(outcome.probability)  # type: ignore[attr-defined]
         if outcome.decision is not None:
             fx += policy.act(state, outcome.decision, now_ms)
     return emits, fx
+
+
+def _feature_row(key: str, signal: TransferIn | TransferOut, vector: np.ndarray, probability: float | None,
+                 model_version: str) -> bytes:
+    values = [None if math.isnan(v) else v for v in vector.tolist()]
+    return codec.encode_feature_log(FeatureLogRecord(
+        account=key, transfer_id=signal.transfer_id, direction="in" if isinstance(signal, TransferIn) else "out",
+        ts_ms=signal.ts_ms, engine_version=engine.ENGINE_VERSION, model_version=model_version,
+        score=probability, features=dict(zip(engine.FEATURE_NAMES, values, strict=True))))
 
 
 def _send_effects(p: Pipeline, channel: SendChannel, fx: Effects, ingest_ms: int) -> None:
