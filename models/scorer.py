@@ -11,6 +11,7 @@ import numpy as np
 
 from features.engine import FEATURES
 from models import registry
+from models.fast_predict import FastPredictor
 from models.registry import ModelMeta
 
 
@@ -38,10 +39,12 @@ class Scorer:
 
     def __init__(self, model_dir: str | Path) -> None:
         self.model_dir = Path(model_dir)
-        self._model: tuple[lgb.Booster, ModelMeta] | None = None  # one attribute: swapped in one step
+        # One attribute, swapped in one step: the booster, its manifest, its one-row predictor.
+        self._model: tuple[lgb.Booster, ModelMeta, FastPredictor] | None = None
 
     def load(self) -> Scorer:
-        self._model = registry.load(self.model_dir)
+        booster, meta = registry.load(self.model_dir)
+        self._model = (booster, meta, FastPredictor(booster))
         return self
 
     def swap(self, other: Scorer) -> None:
@@ -73,8 +76,9 @@ class Scorer:
         return self.booster.predict(X, num_threads=1)
 
     def score_one(self, vector: np.ndarray) -> Score:
-        probability = float(self.booster.predict(vector.reshape(1, -1), num_threads=1)[0])
-        return Score(probability, self.version)
+        if self._model is None:
+            raise RuntimeError("Scorer.load() must be called before scoring")
+        return Score(self._model[2](vector), self._model[1].version)
 
     def explain(self, vector: np.ndarray, top: int = 3) -> tuple[str, ...]:
         """The features that pushed this score up most (LightGBM per-feature contributions)."""

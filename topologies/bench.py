@@ -118,13 +118,18 @@ def bench_scoring(model_dir: Path, vectors: list) -> dict:
         scorer.score_one(row)
     one = (time.perf_counter() - started) / 500
     started = time.perf_counter()
+    for row in sample[:500]:
+        scorer.booster.predict(row.reshape(1, -1), num_threads=1)
+    one_predict = (time.perf_counter() - started) / 500
+    started = time.perf_counter()
     scorer.score_many(sample)
     many = (time.perf_counter() - started) / len(sample)
     started = time.perf_counter()
     for row in sample[:100]:
         scorer.explain(row)
     explain = (time.perf_counter() - started) / 100
-    return {"score_one_us": round(one * 1e6, 1), "score_many_us_per_row": round(many * 1e6, 1),
+    return {"score_one_us": round(one * 1e6, 1), "booster_predict_one_row_us": round(one_predict * 1e6, 1),
+            "trees": scorer.booster.num_trees(), "score_many_us_per_row": round(many * 1e6, 1),
             "explain_us": round(explain * 1e6, 1)}
 
 
