@@ -50,7 +50,12 @@ def run(count: int = 200_000, say=print) -> dict:  # noqa: ANN001
 
         b = broker.bootstrap
         admin = AdminClient({"bootstrap.servers": b})  # kept alive until the topic exists
-        for future in admin.create_topics([NewTopic(TOPIC, num_partitions=4, replication_factor=1)]).values():
+        # Quix Streams 3.28 derives its changelog settings from the topic's retention and fails
+        # (KeyError 'retention.ms') when the broker does not report it; Tansu reports only what
+        # the topic was created with.
+        retention = {"retention.ms": str(7 * 86_400_000), "retention.bytes": "-1"}
+        topic = NewTopic(TOPIC, num_partitions=4, replication_factor=1, config=retention)
+        for future in admin.create_topics([topic]).values():
             future.result()
         subprocess.run([py, str(SHARED_BENCH / "produce.py"), b, TOPIC, str(count)], check=True, timeout=600)
         for client in ("confluent", "aiokafka"):
