@@ -262,3 +262,15 @@ def test_refunded_ack_ends_the_traced_holds_and_tells_each_case_what_its_victim_
         if topic == CASE_UPDATES.name and case_id == "case-a" and isinstance(signal, CaseRefunded):
             cases.apply(case, signal)
     assert case["refunded_satang"] == 60_000_00 and case["status"] == "refunded"
+
+
+def test_crumbs_of_traced_money_are_attributed_but_not_followed() -> None:
+    """A mule's leftover cut must not put holds on the shop or friend it pays next."""
+    state = AccountState()
+    state.recent_out = [("out-1", T0 + 10, "TTB:next", 99_950), ("bill", T0 + 20, "PEA:bill", 5_000),
+                        ("out-2", T0 + 30, "KTB:later", 20_000)]
+    emits, _ = on_taint(state, KEY, Taint(T0, T0, "c1", 1, 100_000, "in-a", "KBANK:v", T0, T0, False, 100_000, ""))
+    forwarded = [(e[1], e[2].amount_satang) for e in emits if isinstance(e[2], Taint)]
+    assert forwarded == [("TTB:next", 99_950)]  # the 50 satang left went with the bill: not followed
+    assert state.taints[0][3] == 0, "the crumb is still attributed: nothing is left to trace"
+    assert [row[3] for row in state.recent_out] == [0, 4_950, 20_000]
