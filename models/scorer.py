@@ -56,17 +56,18 @@ class Scorer:
         self._model = other._model
         self.model_dir = other.model_dir
 
+    def _loaded(self) -> tuple[lgb.Booster, ModelMeta, FastPredictor]:
+        if self._model is None:
+            raise RuntimeError("Scorer.load() must be called before scoring or reading its model")
+        return self._model
+
     @property
     def booster(self) -> lgb.Booster:
-        if self._model is None:
-            raise RuntimeError("Scorer.load() must be called before scoring")
-        return self._model[0]
+        return self._loaded()[0]
 
     @property
     def meta(self) -> ModelMeta:
-        if self._model is None:
-            raise RuntimeError("Scorer.load() must be called before reading its model's metadata")
-        return self._model[1]
+        return self._loaded()[1]
 
     @property
     def version(self) -> str:
@@ -76,9 +77,8 @@ class Scorer:
         return self.booster.predict(X, num_threads=1)
 
     def score_one(self, vector: np.ndarray) -> Score:
-        if self._model is None:
-            raise RuntimeError("Scorer.load() must be called before scoring")
-        return Score(self._model[2](vector), self._model[1].version)
+        _booster, meta, predict_one = self._loaded()  # one read: a swap between two reads cannot mix models
+        return Score(predict_one(vector), meta.version)
 
     def explain(self, vector: np.ndarray, top: int = 3) -> tuple[str, ...]:
         """The features that pushed this score up most (LightGBM per-feature contributions)."""

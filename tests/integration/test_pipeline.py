@@ -81,12 +81,13 @@ def _assert_same_vectors(broker, world: Path, model_dir: Path) -> None:  # noqa:
         offline[(key, signal.transfer_id, direction)] = [  # type: ignore[attr-defined]
             None if math.isnan(v) else v for v in vector.tolist()]
 
-    replay_decisions(world, Scorer(model_dir).load(), on_vector=collect)
+    scorer = Scorer(model_dir).load()
+    replay_decisions(world, scorer, on_vector=collect)
     live = {(r["account"], r["transfer_id"], r["direction"]): r
             for r in decoded(consume_all(broker.bootstrap, FEATURE_LOG.name))}
     assert len(offline) > 100, "the world should score many events"
     assert set(live) == set(offline), (sorted(set(live) ^ set(offline))[:5], len(live), len(offline))
-    version = Scorer(model_dir).load().version
+    version = scorer.version
     differ = []
     for event, record in live.items():
         assert list(record["features"]) == list(FEATURE_NAMES)
