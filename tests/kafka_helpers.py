@@ -51,27 +51,58 @@ def produce(bootstrap: str, messages: list[tuple[str, bytes, bytes]], rate: floa
     producer.flush(30)
 
 
-def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0, timeout_s: float = 120.0,
-                until=None) -> list[bytes]:  # noqa: ANN001
-    """Everything on ``topic`` from the start, until ``idle_s`` without news (or ``until`` holds)."""
+def read_to_end(bootstrap: str, topic: str, partitions: int | None = None,
+                timeout_s: float = 120.0) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of a topic from the start to the end of each partition.
+
+    The end is the consumer's partition EOF, not a pause in the news: a loaded broker can
+    pause for seconds, and an idle gap then ends a read early (CI met that flake twice)."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    from streams.topics import BY_NAME
+
+    count = partitions or BY_NAME[topic].partitions
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(count)])
+    out: list[tuple[bytes | None, bytes | None]] = []
+    pending, deadline = set(range(count)), time.monotonic() + timeout_s
+    try:
+        while pending:
+            assert time.monotonic() < deadline, f"could not read {topic} to the end of {sorted(pending)}"
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    pending.discard(message.partition())
+                continue
+            out.append((message.key(), message.value()))
+    finally:
+        consumer.close()
+    return out
+
+
+def consume_all(bootstrap: str, topic: str, timeout_s: float = 120.0, until=None) -> list[bytes]:  # noqa: ANN001
+    """The values on ``topic``: to the end of every partition, or, given ``until``, from the
+    start until ``until(values)`` holds (a wait for output still on its way) or time runs out."""
     from confluent_kafka import Consumer, TopicPartition
 
     from streams.topics import BY_NAME
 
+    if until is None:
+        return [value for _, value in read_to_end(bootstrap, topic, timeout_s=timeout_s) if value is not None]
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{time.time_ns()}",
                          "enable.auto.commit": False})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(BY_NAME[topic].partitions)])
     values: list[bytes] = []
-    deadline, last_news = time.monotonic() + timeout_s, time.monotonic()
+    deadline = time.monotonic() + timeout_s
     try:
-        while time.monotonic() < deadline and time.monotonic() - last_news < idle_s:
+        while time.monotonic() < deadline and not until(values):
             message = consumer.poll(0.2)
             if message is None or message.error():
                 continue
             values.append(message.value())
-            last_news = time.monotonic()
-            if until is not None and until(values):
-                break
     finally:
         consumer.close()
     return values

@@ -759,6 +759,7 @@ async def _collect(
     qempty = queue.empty
     errors = queue._errors
     add_unacked = app.consumer._unacked_messages.add
+    track = acker.order.track if stream.enable_acks else _ignore  # unacked streams: nothing to order
     acking_topics = app.topics._acking_topics
     on_message_in = stream._on_message_in
     on_stream_event_in = stream._on_stream_event_in
@@ -789,11 +790,12 @@ async def _collect(
             while True:
                 message = event.message
                 if not flow_ok or message.generation_id != generation:
-                    acker.ack_skipped(event)  # Faust acks skipped events too
+                    acker.ack_skipped(event)  # done with, but never committed (see _CommitOrder)
                 else:
                     if message.topic in acking_topics and not message.tracked:
                         message.tracked = True
                         add_unacked(message)
+                        track(message)
                         if per_event:
                             on_message_in(message.tp, message.offset, message)
                         else:
@@ -854,7 +856,7 @@ async def _reordered(
                 held[0][2] + hold_s <= now or len(held) > REORDER_MAX_HELD):
             entry = heapq.heappop(held)
             if entry[3].message.generation_id != app.consumer_generation_id:
-                acker.ack_skipped(entry[3])  # revoked while held: Faust skips stale events
+                acker.ack_skipped(entry[3])  # revoked while held: skipped, as Faust skips stale events
                 continue
             released.append(entry)
         idle[0] = max(held[0][2] + hold_s - now, 0.0) if held else None
@@ -934,8 +936,78 @@ class _BulkMonitor:
         m.messages_active -= n_final
 
 
+def _ignore(_message: Any) -> None:
+    return None
+
+
+class _CommitOrder:
+    """Hands acks to Faust's commit bookkeeping in the order messages were tracked, per
+    partition and consumer generation, and never an ack that follows a skipped message.
+
+    Why: Faust commits the first run of consecutive acked offsets, and its gap check lets a
+    gap of one offset through, or any gap before a partition's first commit
+    (``Consumer._new_offset``: committed 10 and acked [11] commits 12; faust-streaming
+    issue #606, open since 2024).  Acks here can
+    overtake an unprocessed message: a list's acks wait for its changelog and sends, which
+    can finish after the next list's; the reorder buffer releases out of offset order; and a
+    skipped message of an old generation is not processed at all.  A commit past such a
+    message loses it when the partition moves or the worker stops (a rebalance test met it:
+    a transfer neither of whose accounts was ever updated).  So each message waits for the
+    messages tracked before it in its lane; a skipped one withholds every message tracked
+    after it so far; and a message of an old generation is never handed over: after a
+    rebalance Faust seeks every partition to its committed offset and the new generation's
+    copies are processed (and deduplicated, features/origin.py) and committed instead.
+    """
+
+    PENDING, DONE, DROPPED = 0, 1, 2
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        # (tp, generation) -> entries [message, state, withheld] in tracking order
+        self.lanes: dict[tuple[Any, int], collections.deque[list]] = {}
+        self.entries: dict[int, list] = {}  # id(message) -> its entry while in a lane
+
+    def track(self, message: Any) -> None:
+        key = (message.tp, message.generation_id)
+        lane = self.lanes.get(key)
+        if lane is None:
+            lane = self.lanes[key] = collections.deque()
+        entry = [message, self.PENDING, False]
+        lane.append(entry)
+        self.entries[id(message)] = entry
+
+    def finish(self, message: Any, processed: bool) -> list[Any]:
+        """The messages whose acks can go to Faust now that ``message`` is done with."""
+        entry = self.entries.pop(id(message), None)
+        if entry is None:  # never tracked here: Faust's own order applies
+            return [message] if processed and self._current(message) else []
+        lane = self.lanes[(message.tp, message.generation_id)]
+        if processed:
+            entry[1] = self.DONE
+        else:
+            entry[1] = self.DROPPED
+            behind = False
+            for other in lane:
+                if other is entry:
+                    behind = True
+                elif behind:
+                    other[2] = True
+        out: list[Any] = []
+        while lane and lane[0][1] != self.PENDING:
+            head, state, withheld = lane.popleft()
+            if state == self.DONE and not withheld and self._current(head):
+                out.append(head)
+        if not lane:
+            del self.lanes[(message.tp, message.generation_id)]
+        return out
+
+    def _current(self, message: Any) -> bool:
+        return message.generation_id == self.app.consumer_generation_id
+
+
 class _Acker:
-    """Acks events the way Faust's stream iterator does, a list at a time."""
+    """Acks events the way Faust's stream iterator does, a list at a time, handing the
+    acks to Faust's commit bookkeeping through a :class:`_CommitOrder`."""
 
     def __init__(
         self, stream: Any, bulk: _BulkMonitor | None,
@@ -946,13 +1018,14 @@ class _Acker:
         self.wake = wake
         app = stream.app
         self.consumer = app.consumer
+        self.order = _CommitOrder(app)
         self.acks_enabled_for = app.topics.acks_enabled_for
         self.on_stream_event_out = stream._on_stream_event_out
         self.on_message_out = stream._on_message_out
 
     def ack_skipped(self, event: EventT) -> None:
         """Ack an event the stream skipped (Faust reports no sensor state for it)."""
-        last = self._ack([event])
+        last = self._ack([event], processed=False)
         if self.bulk is None:
             message = event.message
             self.on_stream_event_out(message.tp, message.offset, self.stream, event, None)
@@ -975,12 +1048,13 @@ class _Acker:
             if is_last:
                 on_message_out(message.tp, message.offset, message)
 
-    def _ack(self, events: Sequence[EventT]) -> list[bool]:
+    def _ack(self, events: Sequence[EventT], processed: bool = True) -> list[bool]:
         """``Message.ack`` for each event's message, under one ``ack_lock``.
 
         Same bookkeeping as Message.ack -> ConsumerMessage.on_final_ack ->
-        Consumer.ack (as Faust's Cython iterator also inlines it).  Returns,
-        per event, whether this was the message's final ack.
+        Consumer.ack (as Faust's Cython iterator also inlines it), except that
+        the offset reaches Faust's commit bookkeeping when ``self.order`` says
+        so.  Returns, per event, whether this was the message's final ack.
         """
         consumer = self.consumer
         acks_enabled_for = self.acks_enabled_for
@@ -988,6 +1062,7 @@ class _Acker:
         acked_index_for = consumer._acked_index
         acked_for = consumer._acked
         unacked = consumer._unacked_messages
+        finish = self.order.finish
         last: list[bool] = []
         n_acked = 0
         with ack_lock:
@@ -1002,18 +1077,18 @@ class _Acker:
                             is_last = message.on_final_ack(consumer)
                         else:
                             message.acked = True
-                            tp = message.tp
-                            offset = message.offset
                             if acks_enabled_for(message.topic):
-                                committed = committed_offset[tp]
-                                if committed is None or offset >= committed:
-                                    acked_index = acked_index_for[tp]
-                                    if offset not in acked_index:
-                                        unacked.discard(message)
-                                        acked_index.add(offset)
-                                        acked_for[tp].append(offset)
-                                        n_acked += 1
-                                        is_last = True
+                                unacked.discard(message)
+                                is_last = True
+                                for done in finish(message, processed):
+                                    tp, offset = done.tp, done.offset
+                                    committed = committed_offset[tp]
+                                    if committed is None or offset >= committed:
+                                        acked_index = acked_index_for[tp]
+                                        if offset not in acked_index:
+                                            acked_index.add(offset)
+                                            acked_for[tp].append(offset)
+                                            n_acked += 1
                 last.append(is_last)
             consumer._n_acked += n_acked
         notify(consumer._waiting_for_ack)

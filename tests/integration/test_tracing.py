@@ -91,7 +91,7 @@ def _requests(bootstrap: str, until, timeout_s: float = 120.0) -> list[dict]:  #
     """Freeze requests of this case, polled until ``until(requests)`` holds."""
     deadline = time.monotonic() + timeout_s
     while True:
-        mine = [r for r in decoded(consume_all(bootstrap, FREEZE_REQUESTS.name, idle_s=1.0))
+        mine = [r for r in decoded(consume_all(bootstrap, FREEZE_REQUESTS.name))
                 if r["case_id"] == CASE]
         if until(mine):
             return mine

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka_helpers import RunningWorker, consume_all, decoded, produce, settle
+from kafka_helpers import RunningWorker, consume_all, decoded, produce, read_to_end, settle
 from model_helpers import model_variant
 
 from features.replay import raw_records
@@ -76,22 +76,8 @@ def setup(model_dir: Path, tmp_path_factory) -> Iterator[dict]:
 
 
 def _audit(bootstrap: str) -> list[dict]:
-    from confluent_kafka import Consumer, TopicPartition
-
     spec = control._audit_spec()
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{time.time_ns()}",
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition(spec.name, n, 0) for n in range(spec.partitions)])
-    out, last = [], time.monotonic()
-    try:
-        while time.monotonic() - last < 3:
-            message = consumer.poll(0.2)
-            if message is not None and not message.error():
-                out.append(json.loads(message.value()))
-                last = time.monotonic()
-    finally:
-        consumer.close()
-    return out
+    return [json.loads(value) for _, value in read_to_end(bootstrap, spec.name, spec.partitions) if value]
 
 
 def test_promote_shadow_refuse_and_rollback_on_a_running_worker(setup: dict) -> None:
@@ -147,8 +133,7 @@ def test_promote_shadow_refuse_and_rollback_on_a_running_worker(setup: dict) -> 
     def _new_model_holds(values: list[bytes]) -> list[dict]:
         return [r for r in decoded(values) if r["request_id"] not in before and r["reason"] == "model"]
 
-    # A loaded broker can pause longer than consume_all's idle gap: read until the new holds arrive.
-    later = _new_model_holds(consume_all(broker.bootstrap, FREEZE_REQUESTS.name, idle_s=10.0,
+    later = _new_model_holds(consume_all(broker.bootstrap, FREEZE_REQUESTS.name,
                                          until=lambda values: bool(_new_model_holds(values[-1:]))))
     assert later, "the second world should give the model something to hold"
     assert {r["model_version"] for r in later} == {first}

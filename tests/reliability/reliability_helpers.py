@@ -25,11 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka_helpers import RunningWorker, pace
+from kafka_helpers import RunningWorker, pace, read_to_end
 
 from features.state import AccountState
 from streams.contracts import BANKS
-from streams.topics import BY_NAME, CONTROL, REGISTRY, TRANSFERS, VICTIM_REPORTS
+from streams.topics import CONTROL, REGISTRY, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
@@ -197,29 +197,6 @@ def wait_quiet(read: Callable[[], float], quiet_s: float, timeout_s: float) -> N
         time.sleep(0.25)
 
 
-def read_topic(bootstrap: str, topic: str, partitions: int | None = None, idle_s: float = 3.0,
-               timeout_s: float = 120.0) -> list[tuple[bytes | None, bytes | None]]:
-    """Every (key, value) of a topic from the start, until ``idle_s`` without news."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    count = partitions or BY_NAME[topic].partitions
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(count)])
-    out: list[tuple[bytes | None, bytes | None]] = []
-    deadline, last_news = time.monotonic() + timeout_s, time.monotonic()
-    try:
-        while time.monotonic() < deadline and time.monotonic() - last_news < idle_s:
-            message = consumer.poll(0.2)
-            if message is None or message.error():
-                continue
-            out.append((message.key(), message.value()))
-            last_news = time.monotonic()
-    finally:
-        consumer.close()
-    return out
-
-
 def topics_of(bootstrap: str) -> dict[str, int]:
     from confluent_kafka.admin import AdminClient
 
@@ -233,7 +210,7 @@ def table_state(bootstrap: str, app_id: str, table_prefix: str = "accounts_v") -
     names = [t for t in topics if t.startswith(f"{app_id}-{table_prefix}") and t.endswith("-changelog")]
     assert len(names) == 1, f"expected one changelog for {app_id}/{table_prefix}, found {names}"
     latest: dict[str, bytes | None] = {}
-    for key, value in read_topic(bootstrap, names[0], topics[names[0]]):
+    for key, value in read_to_end(bootstrap, names[0], topics[names[0]]):
         latest[key.decode()] = value  # type: ignore[union-attr]
     return {k: AccountState.from_bytes(v) for k, v in latest.items() if v}
 
@@ -262,14 +239,14 @@ def state_differences(live: dict[str, AccountState], expected: dict[str, Account
         a = canonical(live[key]) if key in live else None
         b = canonical(expected[key]) if key in expected else None
         if a != b:
-            fields = "missing" if a is None or b is None else {
+            fields = "not in the changelog" if a is None else "not in the uninterrupted run" if b is None else {
                 f: (a[f], b[f]) for f in a if a[f] != b[f]}
             diffs.append((key, fields))
     return diffs[:limit] + ([f"... {len(diffs)} accounts differ"] if len(diffs) > limit else [])
 
 
 def freeze_requests(bootstrap: str) -> list[dict]:
-    return [json.loads(v) for _, v in read_topic(bootstrap, "freeze.requests.v1") if v]
+    return [json.loads(v) for _, v in read_to_end(bootstrap, "freeze.requests.v1") if v]
 
 
 def request_problems(live: list[dict], expected: dict[str, dict]) -> list[str]:

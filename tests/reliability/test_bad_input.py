@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kafka_helpers import read_to_end
 from reliability_helpers import (
     Message,
     Producer,
     Scenario,
     Workers,
     check_outcome,
-    read_topic,
     settle_group,
     topics_of,
 )
@@ -154,7 +154,7 @@ def test_every_input_topic_gets_every_kind_of_bad_message(run: Run) -> None:
 
 
 def test_each_bad_message_is_dead_lettered_with_its_reason_and_counted(run: Run) -> None:
-    letters = [json.loads(v) for _, v in read_topic(run.bootstrap, DEADLETTER.name) if v]
+    letters = [json.loads(v) for _, v in read_to_end(run.bootstrap, DEADLETTER.name) if v]
     want = Counter((topic, reason) for topic, _, reason in run.bad)
     got = Counter((letter["source_topic"], letter["reason"]) for letter in letters)
     assert got == want, {"missing": want - got, "unexpected": got - want}
@@ -199,7 +199,7 @@ def test_no_raw_identifier_in_any_output_state_log_or_metric(run: Run) -> None:
     assert {"freeze.requests.v1", "deadletter.v1", "muleguard.account-signals.v1"} <= set(topics)
     assert any(t.endswith("-changelog") for t in topics)
     for topic, partitions in topics.items():
-        for key, value in read_topic(run.bootstrap, topic, partitions, idle_s=1.0):
+        for key, value in read_to_end(run.bootstrap, topic, partitions):
             scan(topic, key)
             scan(topic, value)
     files = [f for f in run.state_dir.rglob("*") if f.is_file()]

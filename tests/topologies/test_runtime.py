@@ -455,8 +455,48 @@ def test_batches_skips_and_acks_events_of_an_old_generation(installed: None, tmp
         async with contextlib.aclosing(runtime.batches(stream, 10, 0.01)) as it:
             async for events in it:
                 assert [e.key for e in events] == ["new"]
-                assert stale.acked  # Faust acks what it skips
+                assert stale.acked and stale not in app.consumer._unacked_messages  # done with
                 break
+        assert acked_offsets(app) == {0: [1]}  # the skipped offset never reaches a commit
+
+    asyncio.run(scenario())
+
+
+class _Gate:
+    """A ``flush`` entry whose acknowledgement the test releases by hand, list by list."""
+
+    def __init__(self) -> None:
+        self.futures: list[asyncio.Future] = []
+
+    async def flush(self) -> None:
+        self.futures.append(asyncio.get_running_loop().create_future())
+
+    def _take_flushes(self) -> list[asyncio.Future]:
+        return self.futures[-1:]
+
+
+def test_a_list_acknowledged_before_the_one_ahead_of_it_waits_for_it(installed: None, tmp_path: Path) -> None:
+    """Faust commits past a one-offset gap (``Consumer._new_offset``): a later list's acks must
+    not reach its bookkeeping before an earlier list's, or a stop in between loses a message."""
+    async def scenario() -> None:
+        app = new_app(tmp_path)
+        topic, stream = source_stream(app)
+        await feed(app, topic, stream, [(0, "a", 1.0), (0, "b", 1.0), (0, "c", 1.0)])
+        gate = _Gate()
+        async with contextlib.aclosing(runtime.batches(stream, 1, 0.001, flush=[gate])) as it:
+            async for _events in it:
+                if len(gate.futures) == 2:
+                    break  # the third list is flushed on leaving the loop
+        first, *later = gate.futures
+        for future in later:
+            future.set_result(None)
+        await settle()
+        assert acked_offsets(app) == {}
+        assert app.consumer._new_offset(TP(SRC, 0)) is None  # nothing to commit yet
+        first.set_result(None)
+        await settle()
+        assert acked_offsets(app) == {0: [0, 1, 2]}
+        assert app.consumer._new_offset(TP(SRC, 0)) == 3
 
     asyncio.run(scenario())
 
