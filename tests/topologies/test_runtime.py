@@ -370,6 +370,63 @@ def test_patched_drain_delivers_in_order_and_falls_back_to_faust_when_the_queue_
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("reread_finds", ["the skipped records", "the same gap"])
+def test_a_gap_in_offsets_is_read_again_before_it_is_believed(installed: None, tmp_path: Path,
+                                                               reread_finds: str) -> None:
+    """Records fetched but never delivered leave a gap; Faust would mark it done and commit past
+    it. The patched drain seeks back and reads again; only a gap seen twice (offsets that do not
+    exist: compaction, transaction markers) is handed to Faust's gap bookkeeping."""
+    from aiokafka.structs import ConsumerRecord
+    from mode import Service
+
+    async def scenario() -> None:
+        app = new_app(tmp_path)
+        topic = app.topic(SRC, key_type=str, key_serializer="raw", value_serializer="json")
+        chan = topic.clone(is_iterator=True)
+        tp = TP(SRC, 0)
+        app.topics.add(chan)
+        app.topics._acking_topics.add(SRC)
+        await app.topics.on_partitions_assigned({tp})
+        consumer = app.consumer
+        consumer.callback = app.topics.on_message
+        consumer.highwater = lambda tp: 12  # type: ignore[method-assign]
+        sought: list[tuple[TP, int]] = []
+
+        async def seek(partition: TP, offset: int) -> None:
+            sought.append((partition, offset))
+
+        consumer._seek = seek  # type: ignore[method-assign]
+
+        def records(offsets: range | list[int]) -> dict[TP, list[ConsumerRecord]]:
+            return {tp: [ConsumerRecord(SRC, 0, o, 0, 0, b"k", json.dumps({"amount": o}).encode(), None, 1, 1, ())
+                         for o in offsets]}
+
+        again = range(2, 12) if reread_finds == "the skipped records" else [2, 10, 11]  # from the seek
+        fetches = [records(range(3)), records([10, 11]), records(again)]
+        fetcher = Service()
+
+        async def wait_next_records(timeout: float) -> tuple[Any, Any]:
+            if fetches:
+                return fetches.pop(0), {tp}
+            fetcher._stopped.set()
+            return {}, {tp}
+
+        consumer._wait_next_records = wait_next_records  # type: ignore[method-assign]
+        await asyncio.wait_for(consumer._drain_messages(fetcher), 10)
+        delivered = []
+        while not chan.queue.empty():
+            delivered.append(chan.queue.get_nowait().message.offset)
+        assert sought == [(tp, 2)]  # back to the last offset read
+        if reread_finds == "the skipped records":
+            assert delivered == [0, 1, 2, *range(2, 12)]  # offset 2 twice: deduplicated downstream
+            assert not consumer._gap[tp]
+        else:
+            assert delivered == [0, 1, 2, 2, 10, 11]
+            assert [(i.begin, i.end) for i in consumer._gap[tp]] == [(3, 10)]
+
+    asyncio.run(scenario())
+
+
 @given(st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=6, unique=True),
        st.lists(st.integers(min_value=0, max_value=5), min_size=6, max_size=6))
 @settings(max_examples=200, deadline=None)
