@@ -60,6 +60,7 @@ from faust.serializers.codecs import json as _json_codec_class
 from faust.serializers.registry import Registry as _FaustRegistry
 from faust.serializers.schemas import Schema as _FaustSchema
 from faust.streams import _current_event
+from faust.tables.recovery import Recovery as _Recovery
 from faust.transport import consumer as _consumer_mod
 from faust.transport.drivers import aiokafka as _aiokafka_driver
 from faust.transport.utils import DefaultSchedulingStrategy as _DefaultScheduler
@@ -108,6 +109,8 @@ def install() -> None:
     """
     _patch(_consumer_mod.Consumer, "_drain_messages", _drain_messages)
     _patch(_consumer_mod.Consumer, "perform_seek", _perform_seek)
+    _patch(_Recovery, "_resume_streams", _resume_streams)
+    _patch(_Recovery, "on_recovery_completed", _on_recovery_completed)
     _patch(_FaustApp, "create_event", _create_event)
     _patch(_aiokafka_driver.AIOKafkaConsumerThread, "_create_worker_consumer", _create_worker_consumer)
     if _faust_json.orjson is None:  # with orjson, Faust's dumps is already fast
@@ -181,6 +184,45 @@ async def _perform_seek(self: Any) -> None:
         tp: offset if offset is not None and offset >= 0 else None for tp, offset in committed.items()})
     self._committed_offset.update({_consumer_mod.ensure_TP(tp): offset if offset else None
                                    for tp, offset in committed.items() if offset is not None})
+    # Positions are final: stream records flow again. Records the drain loop held back may
+    # have been fetched after the seek above moved the position (the seek runs in the
+    # consumer thread): put those partitions back once more, with no await in between.
+    self._muleguard_seek_pending = False
+    held_back, self._muleguard_held_back = getattr(self, "_muleguard_held_back", set()), set()
+    for tp in held_back:
+        offset = committed.get(tp)
+        if offset is not None and offset > 0 and hasattr(self, "_thread"):
+            self._thread.seek(tp, offset)
+            self._read_offset[tp] = offset
+
+
+async def _holding_stream_records(self: Any, step: str, generation_id: int) -> None:
+    """Run Faust's ``Recovery.<step>`` with stream records held back until its seek.
+
+    At the end of every rebalance Faust resumes the stream partitions, then awaits the seek
+    to their committed offsets. With flow already running (it always is on a worker's first
+    assignment) records fetched in between were delivered, then the seek moved the position
+    back and they were delivered and processed again: the keyed-sum recovery test counted a
+    restarted worker's new input twice. While ``_muleguard_seek_pending`` is set the drain
+    loop drops stream records, and :func:`_perform_seek` clears it and puts back any
+    partition it dropped records of. Swapping the two steps instead stalled workers.
+    """
+    consumer = self.app.consumer
+    consumer._muleguard_seek_pending = True
+    try:
+        await _ORIGINALS[(_Recovery, step)](self, generation_id)
+    finally:
+        consumer._muleguard_seek_pending = False
+
+
+async def _resume_streams(self: Any, generation_id: int = 0) -> None:
+    """``Recovery._resume_streams`` (end of a rebalance, app without tables), see above."""
+    await _holding_stream_records(self, "_resume_streams", generation_id)
+
+
+async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
+    """``Recovery.on_recovery_completed`` (end of a rebalance, app with tables), see above."""
+    await _holding_stream_records(self, "on_recovery_completed", generation_id)
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:
@@ -210,6 +252,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
        this way).  On a first sighting the partition is sought back to its
        read offset and the rest of the fetch for it is dropped; a gap that
        is there again on the re-read is real and handed to Faust.
+    5. While a rebalance's final seek is pending (``_muleguard_seek_pending``,
+       see :func:`_holding_stream_records`) stream records are dropped.
     """
     callback = self.callback
     consumer_should_stop = self._stopped.is_set
@@ -249,6 +293,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                 unset_flag(flag_consumer_fetching)
                 continue
             to_message = self._to_message
+            seek_pending = getattr(self, "_muleguard_seek_pending", False)  # see _resume_streams
+            if seek_pending:
+                held_back = self.__dict__.setdefault("_muleguard_held_back", set())
             seen_tps: set[Any] = set()
             reread: set[Any] = set()  # partitions sought back in this fetch: skip the rest
             for tp, record in _schedule(self.scheduler, records):
@@ -262,6 +309,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                     or tp in active_partitions
                     or tp in buffered_partitions
                 ) or tp in reread:
+                    continue
+                if seek_pending and acks_enabled_for(tp.topic):
+                    held_back.add(tp)
                     continue
                 if tp not in seen_tps:
                     seen_tps.add(tp)

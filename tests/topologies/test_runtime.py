@@ -93,6 +93,49 @@ async def feed(app: faust.App, topic: Any, stream: Any, rows: list[tuple[int, st
     return messages
 
 
+async def acking_source(tmp_path: Path) -> tuple[faust.App, Any, TP]:
+    """(app, channel, partition 0) for driving the patched drain loop with fake fetches: an
+    acking source topic, assigned, delivered through Faust's conductor."""
+    app = new_app(tmp_path)
+    topic = app.topic(SRC, key_type=str, key_serializer="raw", value_serializer="json")
+    chan = topic.clone(is_iterator=True)
+    tp = TP(SRC, 0)
+    app.topics.add(chan)
+    app.topics._acking_topics.add(SRC)
+    await app.topics.on_partitions_assigned({tp})
+    app.consumer.callback = app.topics.on_message
+    app.consumer.highwater = lambda tp: 0  # type: ignore[method-assign]  # feeds only the monitor
+    return app, chan, tp
+
+
+async def drain(app: faust.App, chan: Any, tp: TP, fetches: list[list[int]],
+                before_fetch: Any = None) -> list[int]:
+    """Run the patched drain loop over ``fetches`` (offsets of partition ``tp``, one list per
+    fetch; ``before_fetch(i)`` runs before the i-th), then return the offsets delivered."""
+    from aiokafka.structs import ConsumerRecord
+    from mode import Service
+
+    fetcher, pending = Service(), list(fetches)
+    value = json.dumps({"amount": 1}).encode()
+
+    async def wait_next_records(timeout: float) -> tuple[Any, Any]:
+        if pending:
+            if before_fetch is not None:
+                before_fetch(len(fetches) - len(pending))
+            offsets = pending.pop(0)
+            return {tp: [ConsumerRecord(tp.topic, tp.partition, o, 0, 0, b"k", value, None, 1, 1, ())
+                         for o in offsets]}, {tp}
+        fetcher._stopped.set()
+        return {}, {tp}
+
+    app.consumer._wait_next_records = wait_next_records  # type: ignore[method-assign]
+    await asyncio.wait_for(app.consumer._drain_messages(fetcher), 10)
+    delivered = []
+    while not chan.queue.empty():
+        delivered.append(chan.queue.get_nowait().message.offset)
+    return delivered
+
+
 def acked_offsets(app: faust.App) -> dict[int, list[int]]:
     return {tp.partition: sorted(offs) for tp, offs in app.consumer._acked.items() if offs}
 
@@ -370,52 +413,103 @@ def test_patched_drain_delivers_in_order_and_falls_back_to_faust_when_the_queue_
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("step", ["_resume_streams", "_on_recovery_completed"])
+def test_stream_records_are_held_back_from_resuming_until_the_seek(installed: None, step: str) -> None:
+    """Faust resumes stream partitions, then seeks them: records fetched in between would be
+    delivered twice. Between the two, the drain loop must hold stream records back."""
+    from types import SimpleNamespace
+
+    stream_tp, changelog_tp = TP(SRC, 0), TP("app-table-changelog", 0)
+    pending_at: dict[str, bool] = {}
+
+    class FakeConsumer:
+        _muleguard_seek_pending = False
+
+        def assignment(self) -> set[TP]:
+            return {stream_tp, changelog_tp}
+
+        async def perform_seek(self) -> None:
+            pending_at["seek"] = self._muleguard_seek_pending
+
+        def resume_partitions(self, tps: set[TP]) -> None:
+            pending_at["resume"] = self._muleguard_seek_pending
+
+        def resume_flow(self) -> None:
+            return None
+
+    async def no_op(*_args: Any, **_kwargs: Any) -> None:
+        return None
+
+    consumer = FakeConsumer()
+    app = SimpleNamespace(
+        consumer=consumer, consumer_generation_id=3, conf=SimpleNamespace(broker_request_timeout=1),
+        on_rebalance_complete=SimpleNamespace(send=no_op), flow_control=SimpleNamespace(resume=lambda: None),
+        _fetcher=SimpleNamespace(maybe_start=no_op), on_rebalance_end=lambda: None,
+        assignor=SimpleNamespace(assigned_standbys=lambda: set()))
+    recovery = SimpleNamespace(
+        app=app, log=SimpleNamespace(info=lambda *a: None, dev=lambda *a: None, warning=lambda *a: None),
+        _wait=lambda coro, timeout=None: coro, _is_changelog_tp=lambda tp: tp.topic.endswith("-changelog"),
+        completed=asyncio.Event(), _set_recovery_ended=lambda: None, tables=SimpleNamespace(
+            values=lambda: [], on_actives_ready=lambda: None, on_standbys_ready=lambda: None))
+    asyncio.run(getattr(runtime, step)(recovery, generation_id=3))
+    assert pending_at == {"resume": True, "seek": True}  # held back from the resume through the seek
+    assert consumer._muleguard_seek_pending is False and recovery.completed.is_set()
+
+
+def test_the_drain_loop_holds_back_stream_records_while_a_seek_is_pending(installed: None, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app, chan, tp = await acking_source(tmp_path)
+
+        def seek_pending_for_the_first(i: int) -> None:
+            app.consumer._muleguard_seek_pending = i == 0
+
+        # the second fetch comes after the seek moved the position back
+        assert await drain(app, chan, tp, [[0, 1], [0, 1, 2, 3]], seek_pending_for_the_first) == [0, 1, 2, 3]
+
+    asyncio.run(scenario())
+
+
+def test_the_seek_puts_back_partitions_whose_records_were_held_back(installed: None, tmp_path: Path) -> None:
+    """Records held back while the seek ran may have been fetched after it moved the position
+    (the seek runs in the consumer thread); those partitions are sought once more."""
+    from types import SimpleNamespace
+
+    app = new_app(tmp_path)
+    consumer = app.consumer
+    tp, untouched = TP(SRC, 0), TP(SRC, 1)
+    app.topics._acking_topics.add(SRC)
+    sought: list[tuple[TP, int]] = []
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return {tp: 1245, untouched: 77}
+
+    consumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+    consumer._thread = SimpleNamespace(seek=lambda partition, offset: sought.append((partition, offset)))
+    consumer._muleguard_seek_pending = True
+    consumer._muleguard_held_back = {tp}
+    asyncio.run(consumer.perform_seek())
+    assert sought == [(tp, 1245)]
+    assert consumer._muleguard_seek_pending is False and consumer._muleguard_held_back == set()
+    assert consumer._read_offset[tp] == 1245 and consumer._read_offset[untouched] == 77
+
+
 @pytest.mark.parametrize("reread_finds", ["the skipped records", "the same gap"])
 def test_a_gap_in_offsets_is_read_again_before_it_is_believed(installed: None, tmp_path: Path,
                                                                reread_finds: str) -> None:
     """Records fetched but never delivered leave a gap; Faust would mark it done and commit past
     it. The patched drain seeks back and reads again; only a gap seen twice (offsets that do not
     exist: compaction, transaction markers) is handed to Faust's gap bookkeeping."""
-    from aiokafka.structs import ConsumerRecord
-    from mode import Service
-
     async def scenario() -> None:
-        app = new_app(tmp_path)
-        topic = app.topic(SRC, key_type=str, key_serializer="raw", value_serializer="json")
-        chan = topic.clone(is_iterator=True)
-        tp = TP(SRC, 0)
-        app.topics.add(chan)
-        app.topics._acking_topics.add(SRC)
-        await app.topics.on_partitions_assigned({tp})
+        app, chan, tp = await acking_source(tmp_path)
         consumer = app.consumer
-        consumer.callback = app.topics.on_message
-        consumer.highwater = lambda tp: 12  # type: ignore[method-assign]
         sought: list[tuple[TP, int]] = []
 
         async def seek(partition: TP, offset: int) -> None:
             sought.append((partition, offset))
 
         consumer._seek = seek  # type: ignore[method-assign]
-
-        def records(offsets: range | list[int]) -> dict[TP, list[ConsumerRecord]]:
-            return {tp: [ConsumerRecord(SRC, 0, o, 0, 0, b"k", json.dumps({"amount": o}).encode(), None, 1, 1, ())
-                         for o in offsets]}
-
-        again = range(2, 12) if reread_finds == "the skipped records" else [2, 10, 11]  # from the seek
-        fetches = [records(range(3)), records([10, 11]), records(again)]
-        fetcher = Service()
-
-        async def wait_next_records(timeout: float) -> tuple[Any, Any]:
-            if fetches:
-                return fetches.pop(0), {tp}
-            fetcher._stopped.set()
-            return {}, {tp}
-
-        consumer._wait_next_records = wait_next_records  # type: ignore[method-assign]
-        await asyncio.wait_for(consumer._drain_messages(fetcher), 10)
-        delivered = []
-        while not chan.queue.empty():
-            delivered.append(chan.queue.get_nowait().message.offset)
+        again = list(range(2, 12)) if reread_finds == "the skipped records" else [2, 10, 11]  # from the seek
+        delivered = await drain(app, chan, tp, [[0, 1, 2], [10, 11], again])
         assert sought == [(tp, 2)]  # back to the last offset read
         if reread_finds == "the skipped records":
             assert delivered == [0, 1, 2, *range(2, 12)]  # offset 2 twice: deduplicated downstream
