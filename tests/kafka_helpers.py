@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -51,36 +52,39 @@ def produce(bootstrap: str, messages: list[tuple[str, bytes, bytes]], rate: floa
     producer.flush(30)
 
 
-def read_to_end(bootstrap: str, topic: str, partitions: int | None = None,
-                timeout_s: float = 120.0) -> list[tuple[bytes | None, bytes | None]]:
-    """Every (key, value) of a topic from the start to the end of each partition.
+def messages_to_end(bootstrap: str, partitions: list[tuple[str, int]], timeout_s: float = 120.0) -> Iterator:
+    """Every message of ``partitions`` (topic, partition) from the start to the end of each.
 
     The end is the consumer's partition EOF, not a pause in the news: a loaded broker can
     pause for seconds, and an idle gap then ends a read early (CI met that flake twice)."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-    from streams.topics import BY_NAME
-
-    count = partitions or BY_NAME[topic].partitions
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
                          "enable.auto.commit": False, "enable.partition.eof": True})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(count)])
-    out: list[tuple[bytes | None, bytes | None]] = []
-    pending, deadline = set(range(count)), time.monotonic() + timeout_s
+    consumer.assign([TopicPartition(t, p, 0) for t, p in partitions])
+    pending, deadline = set(partitions), time.monotonic() + timeout_s
     try:
         while pending:
-            assert time.monotonic() < deadline, f"could not read {topic} to the end of {sorted(pending)}"
+            assert time.monotonic() < deadline, f"could not read to the end of {sorted(pending)}"
             message = consumer.poll(0.2)
             if message is None:
                 continue
             if message.error():
                 if message.error().code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
+                    pending.discard((message.topic(), message.partition()))
                 continue
-            out.append((message.key(), message.value()))
+            yield message
     finally:
         consumer.close()
-    return out
+
+
+def read_to_end(bootstrap: str, topic: str, partitions: int | None = None,
+                timeout_s: float = 120.0) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of a topic from the start to the end of each partition."""
+    from streams.topics import BY_NAME
+
+    count = partitions or BY_NAME[topic].partitions
+    return [(m.key(), m.value()) for m in messages_to_end(bootstrap, [(topic, p) for p in range(count)], timeout_s)]
 
 
 def consume_all(bootstrap: str, topic: str, timeout_s: float = 120.0, until=None) -> list[bytes]:  # noqa: ANN001

@@ -293,7 +293,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                 unset_flag(flag_consumer_fetching)
                 continue
             to_message = self._to_message
-            seek_pending = getattr(self, "_muleguard_seek_pending", False)  # see _resume_streams
+            seek_pending = getattr(self, "_muleguard_seek_pending", False)  # see _holding_stream_records
             if seek_pending:
                 held_back = self.__dict__.setdefault("_muleguard_held_back", set())
             seen_tps: set[Any] = set()

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka_helpers import RunningWorker, pace, read_to_end
+from kafka_helpers import RunningWorker, messages_to_end, pace, read_to_end
 
 from features.state import AccountState
 from streams.contracts import BANKS
@@ -288,29 +288,10 @@ def check_outcome(bootstrap: str, app_id: str, expected: object) -> dict[str, in
 
 def partition_ends(bootstrap: str, topics: tuple[str, ...]) -> dict[tuple[str, int], int]:
     """The true end of each partition, found by reading to the end (``enable.partition.eof``)."""
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
-
     sizes = topics_of(bootstrap)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{time.time_ns()}",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    tps = [TopicPartition(t, p, 0) for t in topics for p in range(sizes.get(t, 0))]
-    consumer.assign(tps)
-    ends = {(tp.topic, tp.partition): 0 for tp in tps}
-    pending, deadline = set(ends), time.monotonic() + 60
-    try:
-        while pending and time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            tp = (message.topic(), message.partition())
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    pending.discard(tp)
-                continue
-            ends[tp] = message.offset() + 1
-    finally:
-        consumer.close()
-    assert not pending, f"could not read to the end of {pending}"
+    ends = {(t, p): 0 for t in topics for p in range(sizes.get(t, 0))}
+    for message in messages_to_end(bootstrap, list(ends), timeout_s=60):
+        ends[(message.topic(), message.partition())] = message.offset() + 1
     return ends
 
 
