@@ -25,12 +25,17 @@ def broker():
         yield running
 
 
-def _simulate(out: Path, accounts: int, days: float, seed: int) -> Path:
+def _simulate(out: Path, accounts: int, days: float, seed: int, live: bool = False) -> Path:
+    """A world on the simulator's fixed dates (read back from files, no clock), or, ``live``,
+    dated for streaming into a worker whose clock judges event times (``kafka_helpers``)."""
+    from kafka_helpers import live_start_ms
+
     from streams.simulator import sink
     from streams.simulator.calibration import WorldConfig
     from streams.simulator.world import World
 
-    sink.write_dir(World(WorldConfig(accounts=accounts, days=days, seed=seed)), out)
+    start = {"start_ts_ms": live_start_ms(days)} if live else {}
+    sink.write_dir(World(WorldConfig(accounts=accounts, days=days, seed=seed, **start)), out)
     return out
 
 
@@ -49,7 +54,7 @@ def stream_world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def parity_world(tmp_path_factory) -> Path:
     """A tiny dense world (about 10 scam cases in 8 hours) for event-by-event live/offline parity."""
-    return _simulate(tmp_path_factory.mktemp("parity-world"), accounts=500, days=0.35, seed=13)
+    return _simulate(tmp_path_factory.mktemp("parity-world"), accounts=500, days=0.35, seed=13, live=True)
 
 
 @pytest.fixture(scope="session")

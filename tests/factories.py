@@ -6,6 +6,9 @@ import json
 from typing import Any
 
 T0_MS = 1_793_491_200_000  # 2026-11-01T00:00:00Z
+# Decode these messages with this ingest clock (``now_ms=NOW_MS``), never the wall clock: the
+# fixed T0_MS is more than a year old to a worker from 2027-11 on (``codec.MAX_EVENT_AGE_MS``).
+NOW_MS = T0_MS + 3_600_000
 
 
 def make_transfer(**overrides: Any) -> dict[str, Any]:

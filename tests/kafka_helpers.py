@@ -8,6 +8,20 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+# A simulated world streamed into a worker is judged by the worker's clock (ingest dead-letters
+# events over 366 days old), so it starts relative to today, never on the simulator's fixed
+# 2026-11-01. Whole weeks from that date: the same weekdays, so the same world on any run day.
+# Over 7 days old: past every hold's legal term, so the worker clock releases holds at once
+# on every run day alike (replay, having no clock, keeps them).
+LIVE_WORLD_AGE_DAYS = 8
+
+
+def live_start_ms(days: float) -> int:
+    """``WorldConfig.start_ts_ms`` for a world of ``days`` days streamed live into a worker."""
+    from streams.simulator.calibration import recent_start_ms
+
+    return recent_start_ms(days, age_days=LIVE_WORLD_AGE_DAYS, weekly=True)
+
 
 class RunningWorker:
     def __init__(self, process, web_port: int, log: Path) -> None:

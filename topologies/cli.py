@@ -65,10 +65,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from streams.simulator import sink
-    from streams.simulator.calibration import WorldConfig
+    from streams.simulator.calibration import WorldConfig, recent_start_ms
     from streams.simulator.world import World
 
-    config = WorldConfig(accounts=args.accounts, days=args.days, seed=args.seed)
+    start: dict[str, int] = {}
+    if args.end_days_ago is not None:
+        if args.end_days_ago < 0 or not args.days > 0:
+            raise UserError("--end-days-ago must be >= 0 (and --days > 0)")
+        start["start_ts_ms"] = recent_start_ms(args.days, age_days=args.end_days_ago, weekly=True)
+    config = WorldConfig(accounts=args.accounts, days=args.days, seed=args.seed, **start)
     if args.report:
         from streams.simulator.report import calibration_report
 
@@ -197,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", type=int, default=20_000)
     p.add_argument("--days", type=float, default=3.0)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--end-days-ago", type=int, default=None, metavar="N",
+                   help="date the world to end at least N days before today (UTC), whole weeks after "
+                        "2026-11-01 (the same world, moved): for live traffic, which ingest judges by the "
+                        "worker's clock (events over 366 days old are dead letters); default: from 2026-11-01")
     p.add_argument("--report", action="store_true", help="print the calibration report instead")
     p.set_defaults(func=cmd_simulate)
 

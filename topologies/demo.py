@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import shutil
 import threading
 import time
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from features.windows import DAY_MS
 from streams.codec import decode_freeze_request
 from streams.contracts import FreezeRequest
 from streams.topics import FREEZE_REQUESTS, TRANSFERS, VICTIM_REPORTS
@@ -110,7 +108,7 @@ def run_demo(duration_s: float, rate: float, model_dir: Path, work_dir: Path,
              say: Callable[[str], None]) -> dict:
     from confluent_kafka import Producer
 
-    from streams.simulator.calibration import WorldConfig
+    from streams.simulator.calibration import WorldConfig, recent_start_ms
     from streams.simulator.world import World
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +117,7 @@ def run_demo(duration_s: float, rate: float, model_dir: Path, work_dir: Path,
     days = max(1.0, round(total / (DEMO_ACCOUNTS * EVENTS_PER_ACCOUNT_DAY) + 0.5, 1))
     # The world ends before today (UTC midnights, like the simulator's default start): streamed
     # as live traffic, its events must be recent, or ingest dead-letters them as too old.
-    start_ms = (int(time.time() * 1000) // DAY_MS - math.ceil(days) - 1) * DAY_MS
+    start_ms = recent_start_ms(days, age_days=1)
     world = World(WorldConfig(accounts=DEMO_ACCOUNTS, days=days, seed=DEMO_SEED, start_ts_ms=start_ms))
     labels = {f"{bank}:{account}": is_mule for bank, account, is_mule, *_ in world.labels()}
 

@@ -8,12 +8,15 @@ place. Amount distributions are lognormal ``(median_thb, sigma)``: money is heav
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
+WEEK_MS = 7 * DAY_MS
 LOCAL_OFFSET_MS = 7 * HOUR_MS  # Bangkok (UTC+7): the daily rhythm follows local hours.
+DEFAULT_START_TS_MS = 1_793_491_200_000  # 2026-11-01T00:00:00Z = 07:00 Bangkok, a Sunday
 
 SCAM_TYPES: tuple[str, ...] = ("call_centre", "investment", "romance", "loan_fee")
 
@@ -55,7 +58,7 @@ class WorldConfig:
     accounts: int = 20_000  # total accounts, cash-out endpoints included (assumed: trains fast)
     days: float = 3.0
     seed: int = 7
-    start_ts_ms: int = 1_793_491_200_000  # 2026-11-01T00:00:00Z = 07:00 Bangkok
+    start_ts_ms: int = DEFAULT_START_TS_MS  # fixed: worlds read from files; live traffic: recent_start_ms
 
     # --- population mix (shares of all accounts) ----------------------------------------------
     merchant_share: float = 0.02  # assumed: shops/billers with huge fan-in (brief: hard negative)
@@ -297,6 +300,44 @@ class WorldConfig:
             3
         """
         return -(-(self.end_ts_ms - self.start_ts_ms) // DAY_MS)
+
+
+def recent_start_ms(days: float, now_ms: int | None = None, age_days: int = 0, weekly: bool = False) -> int:
+    """``start_ts_ms`` for a world of ``days`` days streamed as live traffic: the latest UTC
+    midnight (07:00 in Bangkok) from which it ends at least ``age_days`` days before today
+    (UTC, by ``now_ms`` or the wall clock), so none of its events is in the future.
+
+    Ingest judges event times by the worker's clock (``streams.codec``: at most
+    ``MAX_EVENT_AGE_MS``, 366 days, old): a world on the fixed ``DEFAULT_START_TS_MS`` would be
+    dead-lettered as ``timestamp_too_old`` from 2027-11 on. Replay from files has no clock.
+
+    ``weekly``: rather the latest start a whole number of weeks after ``DEFAULT_START_TS_MS``
+    that still ends in time (up to 6 days earlier). Its days fall on the same weekdays, which
+    is all the simulator reads from the date, so a seed gives the default world moved in
+    time, whatever the day it runs on (only account-opening dates clamped to 2015 differ).
+
+    Examples:
+        >>> from datetime import UTC, datetime
+        >>> def utc(ms: int) -> str:
+        ...     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%a %Y-%m-%d %H:%M")
+        >>> now = DEFAULT_START_TS_MS + 30 * DAY_MS + 5 * HOUR_MS
+        >>> utc(now)
+        'Tue 2026-12-01 05:00'
+        >>> utc(recent_start_ms(1.0, now)), utc(recent_start_ms(1.5, now, age_days=1))
+        ('Mon 2026-11-30 00:00', 'Sat 2026-11-28 00:00')
+        >>> utc(recent_start_ms(1.0, now, age_days=8, weekly=True))  # ends by Mon 11-23
+        'Sun 2026-11-22 00:00'
+        >>> utc(recent_start_ms(1.0, now, age_days=9, weekly=True))  # ends by Sun 11-22
+        'Sun 2026-11-15 00:00'
+    """
+    if not days > 0 or age_days < 0:
+        raise ValueError("days must be > 0 and age_days >= 0")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    ends_by = (now // DAY_MS - age_days) * DAY_MS  # today's UTC midnight, age_days earlier
+    start = ends_by - -(-int(round(days * DAY_MS)) // DAY_MS) * DAY_MS  # back whole days (end_ts_ms rounds so)
+    if weekly:
+        start -= (start - DEFAULT_START_TS_MS) % WEEK_MS
+    return start
 
 
 # Real-world reference rate used by the calibration report (brief, see scam_cases_per_day).

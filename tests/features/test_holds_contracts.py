@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 import pytest
-from factories import T0_MS
+from factories import NOW_MS, T0_MS
 
 from features import holds
 from streams import codec
@@ -32,11 +32,11 @@ def ack(**overrides: object) -> bytes:
 
 def test_valid_ack_and_appeal_follow_the_schema_and_decode() -> None:
     jsonschema.validate(json.loads(ack()), schema_for("freeze.acks.v1"))
-    assert codec.decode_ack(ack()) == HoldAck("a" * 32, T0_MS, "SCB", "9", "held", 7_000_000, None)
+    assert codec.decode_ack(ack(), NOW_MS) == HoldAck("a" * 32, T0_MS, "SCB", "9", "held", 7_000_000, None)
     appeal = {"appeal_id": "ap-1", "ts": T0_MS, "bank": "KTB", "account": "1", "request_id": "b" * 32,
               "outcome": "police_extension", "decided_by": "police", "police_complaint_ref": "POL-1"}
     jsonschema.validate(appeal, schema_for("hold.appeals.v1"))
-    assert codec.decode_appeal(json.dumps(appeal).encode()).police_complaint_ref == "POL-1"
+    assert codec.decode_appeal(json.dumps(appeal).encode(), NOW_MS).police_complaint_ref == "POL-1"
 
 
 @pytest.mark.parametrize(("raw", "reason"), [

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka_helpers import RunningWorker, consume_all, decoded, produce, read_to_end, settle
+from kafka_helpers import RunningWorker, consume_all, decoded, live_start_ms, produce, read_to_end, settle
 from model_helpers import model_variant
 
 from features.replay import raw_records
@@ -62,7 +62,8 @@ def setup(model_dir: Path, tmp_path_factory) -> Iterator[dict]:
     worlds = []
     for seed in (31, 32):  # two small worlds with disjoint accounts: one before, one after rollback
         worlds.append(work / f"world{seed}")
-        sink.write_dir(World(WorldConfig(accounts=1_200, days=1.0, seed=seed)), worlds[-1])
+        config = WorldConfig(accounts=1_200, days=1.0, seed=seed, start_ts_ms=live_start_ms(1.0))
+        sink.write_dir(World(config), worlds[-1])
     with EmbeddedBroker(log_path=work / "broker.log") as broker:
         port = free_port()
         process = spawn_worker(broker.url, model_dir, work / "state", port, work / "worker.log")

@@ -4,7 +4,7 @@ import json
 
 import jsonschema
 import pytest
-from factories import T0_MS, make_registry, make_report, make_telecom, make_transfer, raw
+from factories import NOW_MS, T0_MS, make_registry, make_report, make_telecom, make_transfer, raw
 
 from streams import codec
 from streams.contracts import Rejection, Transfer
@@ -14,7 +14,7 @@ from streams.schemas_path import schema_for
 
 
 def test_valid_transfer_becomes_satang_and_hashed_phone() -> None:
-    record = codec.decode_transfer(raw(make_transfer(amount=1500.25, ts="2026-11-01T07:00:00+07:00")))
+    record = codec.decode_transfer(raw(make_transfer(amount=1500.25, ts="2026-11-01T07:00:00+07:00")), NOW_MS)
     assert isinstance(record, Transfer)
     assert record.amount_satang == 150_025
     assert record.ts_ms == T0_MS
@@ -39,7 +39,7 @@ def test_valid_transfer_becomes_satang_and_hashed_phone() -> None:
     ({"dst_bank": "KBANK", "dst_account": "111-1-11111"}, "self_transfer"),
 ])
 def test_bad_transfers_are_rejected_with_a_reason(overrides: dict, reason: str) -> None:
-    record = codec.decode_transfer(raw(make_transfer(**overrides)))
+    record = codec.decode_transfer(raw(make_transfer(**overrides)), NOW_MS)
     assert isinstance(record, Rejection)
     assert record.reason == reason
 
@@ -56,24 +56,28 @@ def test_garbage_is_rejected(payload: bytes, reason: str) -> None:
         assert isinstance(result, Rejection) and result.reason == reason
 
 
-def test_future_timestamps_are_rejected_only_against_a_clock() -> None:
+def test_future_and_stale_timestamps_are_rejected_only_against_a_clock() -> None:
     future = make_transfer(ts=T0_MS + 3_600_000)
     assert isinstance(codec.decode_transfer(raw(future)), Transfer)
     result = codec.decode_transfer(raw(future), now_ms=T0_MS)
     assert isinstance(result, Rejection) and result.reason == "timestamp_in_future"
+    a_year_later = T0_MS + codec.MAX_EVENT_AGE_MS + 1
+    assert isinstance(codec.decode_transfer(raw(make_transfer()), now_ms=a_year_later - 1), Transfer)
+    result = codec.decode_transfer(raw(make_transfer()), now_ms=a_year_later)
+    assert isinstance(result, Rejection) and result.reason == "timestamp_too_old"
 
 
 def test_other_topics_decode_and_hide_identifiers() -> None:
-    tel = codec.decode_telecom(raw(make_telecom()))
-    reg = codec.decode_registry(raw(make_registry()))
-    rep = codec.decode_report(raw(make_report(transfer_ids=["a", "b", "a"])))
+    tel = codec.decode_telecom(raw(make_telecom()), NOW_MS)
+    reg = codec.decode_registry(raw(make_registry()), NOW_MS)
+    rep = codec.decode_report(raw(make_report(transfer_ids=["a", "b", "a"])), NOW_MS)
     assert not isinstance(tel, Rejection) and tel.msisdn_a_hash.startswith("ph_")
     assert not isinstance(reg, Rejection) and reg.national_id_hash.startswith("nid_")
     assert "1100700123456" not in repr(reg) and "0811111111" not in repr(reg)
     assert not isinstance(rep, Rejection) and rep.transfer_ids == ("a", "b")
-    missing_b = codec.decode_telecom(raw(make_telecom(msisdn_b=...)))
+    missing_b = codec.decode_telecom(raw(make_telecom(msisdn_b=...)), NOW_MS)
     assert isinstance(missing_b, Rejection) and missing_b.reason == "missing_field"
-    bad_nid = codec.decode_registry(raw(make_registry(national_id="12")))
+    bad_nid = codec.decode_registry(raw(make_registry(national_id="12")), NOW_MS)
     assert isinstance(bad_nid, Rejection) and bad_nid.reason == "bad_national_id"
 
 

@@ -16,7 +16,8 @@ import pytest
 from streams import codec
 from streams.contracts import BANKS, CHANNELS, TELECOM_KINDS, Rejection
 from streams.simulator import SimEvent, World, WorldConfig
-from streams.simulator.calibration import DAY_MS, MINUTE_MS
+from streams.simulator.calibration import DAY_MS, DEFAULT_START_TS_MS, HOUR_MS, MINUTE_MS, recent_start_ms
+from streams.timefmt import parse_ts
 from streams.topics import REGISTRY, TELECOM, TRANSFERS, VICTIM_REPORTS
 
 DECODERS = {
@@ -66,14 +67,45 @@ def _satang(value: dict[str, Any]) -> int:
 
 
 def test_every_record_decodes_without_rejection(world: World) -> None:
-    """Decoded from the exact bytes the sinks write (``records``, proven equal to ``events``)."""
+    """Decoded from the exact bytes the sinks write (``records``, proven equal to ``events``),
+    by a worker whose clock says the world just ended."""
     topics = set()
     for topic, ts, _, line in world.records():
-        record = DECODERS[topic](line.encode())
+        record = DECODERS[topic](line.encode(), world.config.end_ts_ms)
         assert not isinstance(record, Rejection), (topic, record, line)
         assert record.ts_ms == ts
         topics.add(topic)
     assert topics == set(DECODERS)
+
+
+def _moved_back(world: World) -> tuple[list, list]:
+    """Events and labels with times as offsets from the world's start (``opened_ts`` dropped:
+    account-opening dates are clamped to 2015, so they do not move with the world)."""
+    start = world.config.start_ts_ms
+    events = []
+    for topic, ts, key, line in world.records():
+        value = json.loads(line)
+        value.pop("opened_ts", None)
+        value["ts"] = parse_ts(value["ts"]) - start
+        events.append((topic, ts - start, key, value))
+    return events, [(bank, account, mule, kind) for bank, account, mule, _, kind in world.labels()]
+
+
+def test_a_world_dated_for_live_traffic_is_the_same_world_and_passes_a_later_clock() -> None:
+    """Tests stream worlds into workers whose clock judges event times: started by
+    ``recent_start_ms(weekly=True)`` they are the default world moved by whole weeks, on any
+    run day, and pass ingest in 2028 when the default one is dead-lettered as too old."""
+    now = DEFAULT_START_TS_MS + 578 * DAY_MS + 5 * HOUR_MS  # 2028-06-01 05:00 UTC
+    start = recent_start_ms(0.35, now, age_days=8, weekly=True)
+    size = {"accounts": 500, "days": 0.35, "seed": 13}
+    recent, default = World(WorldConfig(**size, start_ts_ms=start)), World(WorldConfig(**size))
+    assert start % DAY_MS == 0 and (start - DEFAULT_START_TS_MS) % (7 * DAY_MS) == 0
+    assert now - 16 * DAY_MS < start and recent.config.end_ts_ms <= now - 8 * DAY_MS
+    assert _moved_back(recent) == _moved_back(default)
+    for topic, _, _, line in recent.records():
+        assert not isinstance(DECODERS[topic](line.encode(), now), Rejection)
+    _, _, _, line = next(r for r in default.records() if r[0] == TRANSFERS.name)
+    assert DECODERS[TRANSFERS.name](line.encode(), now).reason == "timestamp_too_old"  # type: ignore[union-attr]
 
 
 def test_wire_spellings_are_the_raw_forms_the_banks_send(events: list[SimEvent]) -> None:
