@@ -9,6 +9,7 @@ replays the same world from the seed.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 from collections import deque
@@ -180,8 +181,13 @@ class World:
         global _FORK_POPULATION
         _FORK_POPULATION = self.population
         self.population.json_parts()  # built before the fork, so workers share it
+        # Garbage the parent still holds (say a RocksDB handle left in a reference cycle by
+        # a test) must be freed here, not in a forked worker: there a RocksDB close waits
+        # for background threads the fork did not copy, forever. Workers freeze what they
+        # inherit, so their collector never frees it either.
+        gc.collect()
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers) as pool:
+        with ctx.Pool(workers, initializer=gc.freeze) as pool:
             pending: deque[tuple[int, Any]] = deque()
             for topic, payload in tasks:
                 if topic == _REP:
