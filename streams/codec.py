@@ -48,6 +48,10 @@ FUTURE_TOLERANCE_MS = 10 * 60 * 1000  # clock skew between a bank and us, not mo
 # An event more than a year older than its ingest is a bad clock or an old file re-sent: the
 # longest feature window is 7 days and a year covers any bank's backfill after an outage.
 MAX_EVENT_AGE_MS = 366 * 24 * 3600 * 1000
+# JSON coders built once: json.loads/dumps with options build a new coder on every call.
+_JSON_DECIMAL = json.JSONDecoder(parse_float=Decimal).decode
+_JSON_OUT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_JSON_OUT_ASCII = json.JSONEncoder(separators=(",", ":")).encode
 
 # Every reason a decoder can give (the ``reason`` label of muleguard_events_rejected_total).
 # ``invalid`` is the never-raise safety net: seeing it means a decoder bug, not bad input.
@@ -217,13 +221,15 @@ def _too_deep(raw: bytes) -> bool:
     return False
 
 
-def _decode(raw: bytes, now_ms: int | None, build: Callable[[_Fields], T]) -> T | Rejection:
+def _decode(raw: bytes | None, now_ms: int | None, build: Callable[[_Fields], T]) -> T | Rejection:
+    if raw is None:  # a record with a null value (a tombstone): nothing to decode
+        return Rejection("malformed_json", "the message has no value (null)")
     if len(raw) > MAX_MESSAGE_BYTES:
         return Rejection("oversized", f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
     if _too_deep(raw):
         return Rejection("too_deep", f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        obj = json.loads(raw, parse_float=Decimal)
+        obj = _JSON_DECIMAL(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads does
     except (ValueError, UnicodeDecodeError) as exc:
         return Rejection("malformed_json", str(exc)[:200])
     if not isinstance(obj, dict):
@@ -301,19 +307,19 @@ def _report(f: _Fields) -> VictimReport:
     )
 
 
-def decode_transfer(raw: bytes, now_ms: int | None = None) -> Transfer | Rejection:
+def decode_transfer(raw: bytes | None, now_ms: int | None = None) -> Transfer | Rejection:
     return _decode(raw, now_ms, _transfer)
 
 
-def decode_telecom(raw: bytes, now_ms: int | None = None) -> TelecomEvent | Rejection:
+def decode_telecom(raw: bytes | None, now_ms: int | None = None) -> TelecomEvent | Rejection:
     return _decode(raw, now_ms, _telecom)
 
 
-def decode_registry(raw: bytes, now_ms: int | None = None) -> RegistryLink | Rejection:
+def decode_registry(raw: bytes | None, now_ms: int | None = None) -> RegistryLink | Rejection:
     return _decode(raw, now_ms, _registry)
 
 
-def decode_report(raw: bytes, now_ms: int | None = None) -> VictimReport | Rejection:
+def decode_report(raw: bytes | None, now_ms: int | None = None) -> VictimReport | Rejection:
     return _decode(raw, now_ms, _report)
 
 
@@ -340,7 +346,7 @@ def freeze_request_to_json(req: FreezeRequest) -> dict[str, Any]:
 
 
 def encode_freeze_request(req: FreezeRequest) -> bytes:
-    return json.dumps(freeze_request_to_json(req), ensure_ascii=False, separators=(",", ":")).encode()
+    return _JSON_OUT(freeze_request_to_json(req)).encode()
 
 
 def decode_freeze_request(raw: bytes) -> FreezeRequest:
@@ -381,7 +387,7 @@ def dead_letter_to_json(dl: DeadLetter) -> dict[str, Any]:
 
 
 def encode_dead_letter(dl: DeadLetter) -> bytes:
-    return json.dumps(dead_letter_to_json(dl), ensure_ascii=False, separators=(",", ":")).encode()
+    return _JSON_OUT(dead_letter_to_json(dl)).encode()
 
 
 # -- hold lifecycle: bank answers, appeals, refund proposals, audit ------------------------
@@ -454,7 +460,7 @@ def refund_proposal_to_json(proposal: RefundProposal) -> dict[str, Any]:
 
 
 def encode_refund_proposal(proposal: RefundProposal) -> bytes:
-    return json.dumps(refund_proposal_to_json(proposal), ensure_ascii=False, separators=(",", ":")).encode()
+    return _JSON_OUT(refund_proposal_to_json(proposal)).encode()
 
 
 def _satang_or_zero(value: object) -> int:
@@ -490,11 +496,11 @@ def feature_log_to_json(record: FeatureLogRecord) -> dict[str, Any]:
 
 
 def encode_feature_log(record: FeatureLogRecord) -> bytes:
-    return json.dumps(feature_log_to_json(record), separators=(",", ":")).encode()
+    return _JSON_OUT_ASCII(feature_log_to_json(record)).encode()
 
 
 def encode_audit(record: AuditRecord) -> bytes:
-    return json.dumps(audit_to_json(record), ensure_ascii=False, separators=(",", ":")).encode()
+    return _JSON_OUT(audit_to_json(record)).encode()
 
 
 def _audit(f: _Fields) -> AuditRecord:

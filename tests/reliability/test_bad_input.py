@@ -35,7 +35,7 @@ DAY_MS = 86_400_000
 PHONE, NID = "0891234567", "3100600012345"  # raw identifiers carried by bad messages
 
 
-def _bad(now_ms: int, good: dict[str, dict]) -> list[tuple[str, bytes, str]]:
+def _bad(now_ms: int, good: dict[str, dict]) -> list[tuple[str, bytes | None, str]]:
     """(topic, raw value, expected reason), each built from a good message of that topic."""
 
     def edit(topic: str, **changes: object) -> bytes:
@@ -46,6 +46,8 @@ def _bad(now_ms: int, good: dict[str, dict]) -> list[tuple[str, bytes, str]]:
     pad = "x" * 70_000
     cases = [
         (t, b"{not json", "malformed_json"),
+        (t, None, "malformed_json"),  # a null value (tombstone)
+        (tel, b"", "malformed_json"),
         (t, b"[1, 2]", "not_an_object"),
         (t, b"[" * 200 + b"]" * 200, "too_deep"),
         (t, edit(t, transfer_id=...), "missing_field"),
@@ -88,7 +90,7 @@ def _bad(now_ms: int, good: dict[str, dict]) -> list[tuple[str, bytes, str]]:
     return cases
 
 
-def _interleave(phase: list[Message], bad: list[tuple[str, bytes, str]], topic: str) -> list[Message]:
+def _interleave(phase: list[Message], bad: list[tuple[str, bytes | None, str]], topic: str) -> list[Message]:
     """Each bad message right before a good one of the same key: same partition, poison first."""
     out = list(phase)
     mine = [b for b in bad if b[0] == topic]
@@ -115,7 +117,7 @@ class Run:
     worker: object  # RunningWorker, stopped once the tests of this module are done
     state_dir: Path
     scenario: Scenario
-    bad: list[tuple[str, bytes, str]]
+    bad: list[tuple[str, bytes | None, str]]
     telecom: list[Message]
 
 
