@@ -41,10 +41,7 @@ import asyncio
 import collections
 import heapq
 import itertools
-import json as _stdlib_json
 import logging
-import math
-import re
 import sys
 import time
 import weakref
@@ -56,7 +53,6 @@ from faust.app.base import App as _FaustApp
 from faust.exceptions import KeyDecodeError, ValueDecodeError
 from faust.serializers.codecs import Codec as _CodecBase
 from faust.serializers.codecs import get_codec as _get_codec
-from faust.serializers.codecs import json as _json_codec_class
 from faust.serializers.registry import Registry as _FaustRegistry
 from faust.serializers.schemas import Schema as _FaustSchema
 from faust.streams import _current_event
@@ -68,7 +64,6 @@ from faust.types import TP, EventT
 from faust.types import ModelT as _ModelT
 from faust.types.enums import ProcessingGuarantee
 from faust.types.tuples import ConsumerMessage, ack_lock
-from faust.utils import json as _faust_json
 from mode.utils.futures import notify
 
 __all__ = [
@@ -87,12 +82,7 @@ logger = logging.getLogger(__name__)
 #: Original attributes replaced by :func:`install`, for :func:`uninstall`.
 _ORIGINALS: dict[tuple[Any, str], Any] = {}
 
-_FAUST_JSON_DUMPS = _faust_json.dumps
 _CONSUMER_FINAL_ACK = ConsumerMessage.on_final_ack
-_float_repr = float.__repr__
-_isfinite = math.isfinite
-_int_repr = int.__repr__
-_JSON_ENCODER = _faust_json.JSONEncoder(**_faust_json._JSON_DEFAULT_KWARGS, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------
@@ -113,8 +103,6 @@ def install() -> None:
     _patch(_Recovery, "on_recovery_completed", _on_recovery_completed)
     _patch(_FaustApp, "create_event", _create_event)
     _patch(_aiokafka_driver.AIOKafkaConsumerThread, "_create_worker_consumer", _create_worker_consumer)
-    if _faust_json.orjson is None:  # with orjson, Faust's dumps is already fast
-        _patch(_faust_json, "dumps", _json_dumps)
     # aiokafka's DEBUG records are built per send and per fetch when the root
     # logger lets them through (``faust worker -l info`` does).
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
@@ -539,14 +527,6 @@ def _loader(
     codec_loads = codec.loads if codec is not None else None
     if codec is not None and type(codec).loads is _CodecBase.loads and not codec.children:
         codec_loads = codec._loads  # Codec.loads runs _loads over (self,) + children
-    if (
-        codec is not None
-        and type(codec) is _json_codec_class
-        and not codec.children
-        and _faust_json.orjson is None
-        and _faust_json.json is _stdlib_json
-    ):
-        codec_loads = _json_loads_number_fast(codec_loads)
     prepare = registry._prepare_payload
     if typ is None:
         prepare = _autodetect_preparer(registry, prepare)
@@ -592,36 +572,6 @@ def _autodetect_preparer(registry: Any, prepare: Callable[[Any, Any], Any]) -> C
     return prepare_autodetect
 
 
-#: A complete JSON number (RFC 8259 grammar), as the stdlib scanner matches it.
-_JSON_NUMBER = re.compile(rb"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
-
-
-def _json_loads_number_fast(json_loads: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-    """``json_loads`` with a shortcut for documents that are a bare number.
-
-    Table values such as running sums are bare JSON numbers.  When the whole
-    document matches the JSON number grammar, the stdlib decoder returns
-    ``float(text)`` if it has a fraction or exponent and ``int(text)``
-    otherwise; we do the same without the decoder's Python layers.  Anything
-    else goes to ``json_loads``.
-    """
-    fullmatch = _JSON_NUMBER.fullmatch
-
-    def loads(data: bytes) -> Any:
-        if type(data) is bytes and data and data[0] in _NUMBER_START:
-            m = fullmatch(data)
-            if m is not None:
-                if m.group(2) is None and m.group(3) is None:
-                    return int(data)
-                return float(data)
-        return json_loads(data)
-
-    return loads
-
-
-_NUMBER_START = frozenset(b"-0123456789")
-
-
 def key_dumper(app: Any, typ: Any, serializer: Any) -> Callable[[Any], bytes | None]:
     """``lambda k: app.serializers.dumps_key(typ, k, serializer=serializer)``, faster.
 
@@ -659,25 +609,6 @@ def _dumper(general: Any, typ: Any, serializer: Any, codec_arg: Any) -> Callable
         return codec_dumps(obj)  # type: ignore[no-any-return]
 
     return dump
-
-
-def _json_dumps(obj: Any, json_dumps: Any = None, cls: Any = None, **kwargs: Any) -> str:
-    """``faust.utils.json.dumps`` reusing one encoder (used when orjson is absent).
-
-    Faust calls ``json.dumps(obj, cls=JSONEncoder, separators=(",", ":"))``,
-    which builds a new encoder object per call.  The encoder holds only its
-    configuration, so one instance with the same configuration produces the
-    same output.  Calls with other arguments go to Faust's function.
-    """
-    if json_dumps is None and (cls is None or cls is _faust_json.JSONEncoder) and not kwargs:
-        kind = type(obj)
-        if kind is float and _isfinite(obj):
-            return _float_repr(obj)  # what the encoder emits for a finite float
-        if kind is int:
-            return _int_repr(obj)
-        return _JSON_ENCODER.encode(obj)  # type: ignore[no-any-return]
-    return _FAUST_JSON_DUMPS(obj, **({} if json_dumps is None else {"json_dumps": json_dumps}),
-                             **({} if cls is None else {"cls": cls}), **kwargs)
 
 
 # --------------------------------------------------------------------------

@@ -194,8 +194,6 @@ def test_install_is_idempotent_and_uninstall_restores_faust() -> None:
         assert runtime.installed()
         assert faust_consumer.Consumer._drain_messages is runtime._drain_messages
         assert faust.App.create_event is runtime._create_event
-        if faust_json.orjson is None:
-            assert faust_json.dumps is runtime._json_dumps
         runtime.uninstall()
         assert not runtime.installed()
         assert vars(faust_consumer.Consumer)["_drain_messages"] is original_drain
@@ -227,33 +225,12 @@ json_values = st.recursive(
 )
 
 
-@given(json_values)
-@settings(max_examples=300, deadline=None)
-def test_json_dumps_is_faust_json_dumps(value: Any) -> None:
-    assert runtime._json_dumps(value) == runtime._FAUST_JSON_DUMPS(value)
-    assert runtime._json_dumps(value, sort_keys=True) == runtime._FAUST_JSON_DUMPS(value, sort_keys=True)
-
-
-number_like = st.from_regex(rb"\A[ -]?[0-9]{1,6}(\.[0-9]{0,4})?([eE][-+]?[0-9]{0,3})?\Z")
-
-
 def _outcome(fn: Any, data: bytes) -> tuple[str, str]:
     try:
         result = fn(data)
     except Exception as exc:  # noqa: BLE001 - comparing failure kinds
         return ("raise", type(exc).__name__)
     return ("ok", repr((type(result), result)))
-
-
-@given(st.one_of(number_like, st.binary(max_size=10),
-                 st.floats().map(lambda f: repr(f).encode()),
-                 st.integers().map(lambda i: str(i).encode())))
-@settings(max_examples=500, deadline=None)
-def test_number_shortcut_decodes_like_the_json_codec(data: bytes) -> None:
-    from faust.serializers.codecs import get_codec
-
-    codec_loads = get_codec("json").loads
-    assert _outcome(runtime._json_loads_number_fast(codec_loads), data) == _outcome(codec_loads, data)
 
 
 class Point(faust.Record, serializer="json"):
