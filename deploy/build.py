@@ -411,6 +411,13 @@ def _sre_state() -> Row:
               "RocksDB state size in accounts per table partition.",
               [Target(f"sum by (partition) (muleguard_feature_state_accounts{_sel(I)})",
                       "partition {{partition}}")], stack=True),
+        Panel("Decoded-state cache hit ratio, by table",
+              "Share of state loads served by the worker's cache of decoded states instead of "
+              "a decode from RocksDB (MULEGUARD_STATE_CACHE). Low under steady traffic: the "
+              "cache is too small for the accounts a worker sees again within minutes.",
+              [Target(_sum_rate("muleguard_state_cache_lookups_total", "table", I, 'result="hit"') + " / "
+                      + _sum_rate("muleguard_state_cache_lookups_total", "table", I), "{{table}}")],
+              unit="percentunit", minimum=0, maximum=1),
     ])
 
 

@@ -41,8 +41,7 @@ def is_risky_caller(s: CallReceived) -> bool:
 
 
 def _velocity(state: IdentityState, at_ms: int) -> tuple[int, int]:
-    count, _, _, distinct = state.calls_out.window(at_ms, DAY_MS)
-    return count, distinct
+    return state.calls_out.count_distinct(at_ms, DAY_MS)
 
 
 def _level(calls_24h: int) -> int:

@@ -6,7 +6,8 @@ is built for that: one ``struct`` header holding every integer and every section
 then the flows as packed ``int64`` arrays (one array each), the bounded counterparty sets
 as ``uint32`` arrays, and last the *trace memory* (recent outgoing transfers, taints,
 reports: strings, read by few signals) as a compact JSON object that is parsed only when
-one of its parts is touched and copied through unparsed otherwise.
+one of its parts is touched, encoded again only if one was touched since the last encode,
+and copied through unparsed otherwise.
 
 Extending: a new per-account item that few signals read goes into the trace memory under
 a new key (absent = empty; no version bump, old state stays readable). Changing the header
@@ -143,11 +144,13 @@ class AccountState:
     # The trace memory (see module docstring): parsed on first access of a part below.
     _memory: dict[str, list] | None = field(default=None, repr=False)
     _memory_raw: bytes = field(default=b"", repr=False)
+    _memory_touched: bool = field(default=False, repr=False)  # handed out since the last encode
 
     def memory(self) -> dict[str, list]:
         """The trace memory, parsed now if it was not yet (parts: ``o``, ``t``, ``r``, ...)."""
         if self._memory is None:
             self._memory = _TraceMemory.parse(self._memory_raw)
+        self._memory_touched = True  # the caller may change it: encode it again
         return self._memory
 
     # (transfer_id, ts_ms, dst account key, amount_satang), oldest first
@@ -196,15 +199,25 @@ class AccountState:
         self.score_last_ppm, self.score_max_ppm, self.scored_count, self.scored_last_ts_ms = value
 
     def to_bytes(self) -> bytes:
-        strings = [s.encode() if s is not None else b"" for s in _strings_of(self)]
-        memory = self._memory_raw if self._memory is None else _TraceMemory.dump(self._memory)
-        sets, flows = _sets_of(self), _flows_of(self)
+        memory = self._memory_raw
+        if self._memory_touched:
+            memory = self._memory_raw = _TraceMemory.dump(self._memory)  # type: ignore[arg-type]
+            self._memory_touched = False
+        phone, device, nid = self.msisdn_hash, self.device_id, self.national_id_hash
+        phone_raw = phone.encode() if phone is not None else b""
+        device_raw = device.encode() if device is not None else b""
+        nid_raw = nid.encode() if nid is not None else b""
+        inflow, outflow, first_inflow, tainted_inflow = _flows_of(self)
+        payees, payers, devices, applied = self.payees, self.payers, self.devices, self.applied
         head = _ACCOUNT_HEAD.pack(
             STATE_VERSION, _ACCOUNT, *_account_ints(self),
-            *(len(raw) if s is not None else _NONE for raw, s in zip(strings, _strings_of(self), strict=True)),
-            *(f.n for f in flows), *(len(s) for s in sets), len(self.applied) // 2, len(memory))
-        return b"".join((head, *strings, *(f.data.tobytes() for f in flows), *(s.tobytes() for s in sets),
-                         self.applied.tobytes(), memory))
+            len(phone_raw) if phone is not None else _NONE, len(device_raw) if device is not None else _NONE,
+            len(nid_raw) if nid is not None else _NONE,
+            inflow.n, outflow.n, first_inflow.n, tainted_inflow.n, len(payees), len(payers), len(devices),
+            len(applied) // 2, len(memory))
+        return b"".join((head, phone_raw, device_raw, nid_raw, inflow.data.tobytes(), outflow.data.tobytes(),
+                         first_inflow.data.tobytes(), tainted_inflow.data.tobytes(), payees.tobytes(),
+                         payers.tobytes(), devices.tobytes(), applied.tobytes(), memory))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AccountState:
@@ -246,13 +259,12 @@ class AccountState:
         pos += 16 * head[-2]
         state._memory = None
         state._memory_raw = bytes(buf[pos:pos + head[-1]])
+        state._memory_touched = False
         return state
 
 
 _N_ACCOUNT_INTS = 2 + len(_ACCOUNT_INTS)
 _account_ints = attrgetter(*_ACCOUNT_INTS)
-_strings_of = attrgetter(*_STRINGS)
-_sets_of = attrgetter(*_SETS)
 _flows_of = attrgetter(*_FLOWS)
 _set_account_ints = _setter(_ACCOUNT_INTS)
 _set_strings = _setter(_STRINGS)
@@ -278,10 +290,12 @@ class IdentityState:
     applied: array = field(default_factory=lambda: array("q"))  # as AccountState.applied
     _links: list[list[str]] | None = field(default=None, repr=False)
     _links_raw: bytes = field(default=b"", repr=False)
+    _links_touched: bool = field(default=False, repr=False)  # as AccountState._memory_touched
 
     def _linked(self) -> list[list[str]]:
         if self._links is None:
             self._links = _JSON_IN(self._links_raw.decode()) if self._links_raw else [[], []]
+        self._links_touched = True
         return self._links
 
     @property
@@ -301,10 +315,10 @@ class IdentityState:
         self._linked()[1] = values
 
     def to_bytes(self) -> bytes:
-        if self._links is None:
-            links = self._links_raw
-        else:
-            links = _JSON_OUT(self._links).encode() if any(self._links) else b""
+        links = self._links_raw
+        if self._links_touched:
+            links = self._links_raw = _JSON_OUT(self._links).encode() if any(self._links) else b""  # type: ignore[arg-type]
+            self._links_touched = False
         head = _IDENTITY_HEAD.pack(STATE_VERSION, _IDENTITY, *_identity_ints(self), len(self.applied) // 2,
                                    len(links))
         return b"".join((head, self.calls_out.to_bytes(), self.applied.tobytes(), links))
@@ -328,8 +342,58 @@ class IdentityState:
         pos += 16 * head[-2]
         state._links = None
         state._links_raw = bytes(buf[pos:pos + head[-1]])
+        state._links_touched = False
         return state
 
 
 _identity_ints = attrgetter(*_IDENTITY_INTS)
 _set_identity_ints = _setter(_IDENTITY_INTS)
+
+
+class DecodedStates:
+    """Decoded states kept between batches, so a busy key is not decoded every batch.
+
+    An entry is the state object and the exact bytes it was encoded to. It is used only
+    while the stored bytes are still those bytes, so it can never go stale: a write by
+    another worker after a rebalance, or a batch whose writes were lost, leaves different
+    bytes in the table and the key is decoded afresh. ``take`` removes the entry (a state
+    being changed is never in the cache); ``put`` returns it after the batch encoded it.
+    The oldest entries go first beyond ``capacity``.
+
+    Examples:
+        >>> cache = DecodedStates(AccountState, capacity=1)
+        >>> s = AccountState(opened_ts_ms=5); raw = s.to_bytes(); cache.put("a", raw, s)
+        >>> cache.load("a", raw) is s, cache.load("a", raw) is s  # the second one decodes
+        (True, False)
+        >>> cache.put("a", raw, s); cache.load("a", AccountState(opened_ts_ms=6).to_bytes()).opened_ts_ms
+        6
+    """
+
+    __slots__ = ("cls", "capacity", "_entries", "hits", "misses")
+
+    def __init__(self, cls: type[AccountState] | type[IdentityState], capacity: int = 20_000) -> None:
+        self.cls, self.capacity = cls, capacity
+        self._entries: dict[Any, tuple[bytes, AccountState | IdentityState]] = {}
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def load(self, key: Any, raw: bytes | None) -> Any:
+        """The state stored as ``raw`` (a new one for None), from the cache when it matches."""
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry[0] == raw:
+            self.hits += 1
+            return entry[1]
+        self.misses += 1
+        return self.cls.from_bytes(raw) if raw else self.cls()
+
+    def put(self, key: Any, raw: bytes, state: AccountState | IdentityState) -> None:
+        """Keep ``state``, just encoded to ``raw`` (and stored as that), for later batches."""
+        entries = self._entries
+        entries[key] = (raw, state)
+        if len(entries) > self.capacity:
+            del entries[next(iter(entries))]
+
+    def clear(self) -> None:
+        self._entries.clear()

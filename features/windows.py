@@ -54,6 +54,8 @@ class Flow:
         (3, 1000, 500, 2)
         >>> f.window(3_000, 1_500)
         (2, 500, 300, 2)
+        >>> f.count_distinct(3_000, 1_500), f.count_distinct(1_500, 10 * MINUTE_MS)
+        ((2, 2), (1, 1))
         >>> f.nested(3_000, (1_500, 10 * MINUTE_MS))
         [(2, 500, 300, 2), (3, 1000, 500, 2)]
     """
@@ -107,6 +109,15 @@ class Flow:
         """(count, sum, max, distinct counterparties) of events in ``(at_ms - span_ms, at_ms]``."""
         return self.nested(at_ms, (span_ms,))[0]
 
+    def count_distinct(self, at_ms: int, span_ms: int) -> tuple[int, int]:
+        """(count, distinct counterparties) of ``window``, without the sums (a phone's call velocity)."""
+        data, n = self.data, self.n
+        if not n:
+            return 0, 0
+        hi = n if data[n - 1] <= at_ms else bisect_right(data, at_ms, 0, n)
+        lo = bisect_right(data, at_ms - span_ms, 0, hi)
+        return hi - lo, len(set(data[2 * n + lo:2 * n + hi]))
+
     def nested(self, at_ms: int, spans_ms: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
         """``window`` for several spans, shortest first, in one pass over the longest.
 
@@ -114,10 +125,12 @@ class Flow:
         summed once and the shorter windows' figures are carried outwards.
         """
         data, n = self.data, self.n
-        inner = bisect_right(data, at_ms, 0, n) if n else 0
-        if not inner:
+        if not n:
             return [(0, 0, 0, 0)] * len(spans_ms)
+        # A scored event is usually the newest: no search for the windows' common end.
+        inner = n if data[n - 1] <= at_ms else bisect_right(data, at_ms, 0, n)
         out: list[tuple[int, int, int, int]] = []
+        figures = (0, 0, 0, 0)
         count = total = biggest = 0
         seen: set[int] = set()
         for span in spans_ms:
@@ -131,17 +144,22 @@ class Flow:
                 seen.update(data[2 * n + lo:2 * n + inner])
                 count += inner - lo
                 inner = lo
-            out.append((count, total, biggest, len(seen)))
+                figures = (count, total, biggest, len(seen))
+            out.append(figures)
         return out
 
     def sum_between(self, start_ms: int, end_ms: int) -> int:
         """Sum of amounts with ``start_ms < ts <= end_ms``."""
         data, n = self.data, self.n
+        if not n:
+            return 0
         return sum(data[n + bisect_right(data, start_ms, 0, n):n + bisect_right(data, end_ms, 0, n)])
 
     def count_below(self, start_ms: int, end_ms: int, limit: int) -> int:
         """Events with ``start_ms < ts <= end_ms`` and an amount under ``limit``."""
         data, n = self.data, self.n
+        if not n:
+            return 0
         lo, hi = bisect_right(data, start_ms, 0, n), bisect_right(data, end_ms, 0, n)
         return sum(1 for amount in data[n + lo:n + hi] if amount < limit)
 

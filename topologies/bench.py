@@ -32,12 +32,16 @@ def bench_simulator(accounts: int, days: float) -> dict:
 
 
 class _BatchedStates(dict):
-    """Keyed states as the worker holds them: bytes at rest (the RocksDB table), decoded on
-    first touch in a batch, encoded once at the end of the batch (``topologies/agents/score.py``)."""
+    """Keyed states as the worker holds them: bytes at rest (the RocksDB table), loaded on
+    first touch in a batch (reused from ``DecodedStates`` while the stored bytes match, else
+    decoded), encoded once at the end of the batch (``topologies/agents/score.py``)."""
 
-    def __init__(self, cls: type) -> None:
+    def __init__(self, cls: type, cache_capacity: int) -> None:
+        from features.state import DecodedStates
+
         super().__init__()
         self.cls, self.live = cls, {}
+        self.decoded = DecodedStates(cls, cache_capacity)
 
     def get(self, key: str, default: object = None) -> object:
         state = self.live.get(key)
@@ -45,7 +49,7 @@ class _BatchedStates(dict):
             raw = dict.get(self, key)
             if raw is None:
                 return default
-            state = self.live[key] = self.cls.from_bytes(raw)
+            state = self.live[key] = self.decoded.load(key, raw)
         return state
 
     def __setitem__(self, key: str, state: object) -> None:
@@ -53,27 +57,33 @@ class _BatchedStates(dict):
 
     def flush(self) -> None:
         for key, state in self.live.items():
-            dict.__setitem__(self, key, state.to_bytes())
+            raw = state.to_bytes()
+            dict.__setitem__(self, key, raw)
+            self.decoded.put(key, raw, state)
         self.live.clear()
 
 
-def bench_features(data_dir: Path, batch_records: int = 1) -> tuple[dict, list]:
+def bench_features(data_dir: Path, batch_records: int = 1, cache_capacity: int = 0) -> tuple[dict, list]:
     """Feature work as the worker does it, per keyed event and per input record.
 
     A keyed event is one message an account or identity agent consumes (an internal
     signal); an input record (a transfer, telecom event, ...) causes about three. The
-    work counted: state decode (once per key per batch), update, the 51-feature vector
-    for scored events, state encode (once per key per batch), routing between states.
+    work counted: state load (once per key per batch: a decode or a cache hit), update,
+    the 51-feature vector for scored events, state encode (once per key per batch),
+    routing between states.
     Not counted: JSON decoding of records and signals, Kafka, RocksDB I/O, scoring.
-    ``batch_records=1`` is the worst case (a quiet worker: every event decodes and
-    encodes its state); CPU time of this process, so a busy machine inflates it less.
+    ``batch_records=1`` with ``cache_capacity=0`` is the worst case (a quiet worker whose
+    keys are all cold: every event decodes and encodes its state); with the worker's cache
+    (``MULEGUARD_STATE_CACHE``) a key touched again is not decoded again. CPU time of this
+    process, so a busy machine inflates it less.
     """
     from features.replay import Replayer, read_data_dir
     from features.state import AccountState, IdentityState
 
     records = [record for _, record in read_data_dir(data_dir)]
     vectors: list[np.ndarray] = []
-    accounts, identities = _BatchedStates(AccountState), _BatchedStates(IdentityState)
+    accounts = _BatchedStates(AccountState, cache_capacity)
+    identities = _BatchedStates(IdentityState, cache_capacity)
     replayer = Replayer(on_scored=lambda _k, _s, _sig, vec: vectors.append(vec) or [],
                         accounts=accounts, identities=identities)
     applied = [0]
@@ -96,6 +106,8 @@ def bench_features(data_dir: Path, batch_records: int = 1) -> tuple[dict, list]:
               if len((s := AccountState.from_bytes(raw)).inflow) + len(s.outflow)]
     return {
         "batch_records": batch_records,
+        "cache_capacity": cache_capacity,
+        "cache_hit_ratio": round(_hit_ratio(accounts.decoded, identities.decoded), 3),
         "records": len(records),
         "keyed_events": applied[0],
         "scored_events": len(vectors),
@@ -106,6 +118,12 @@ def bench_features(data_dir: Path, batch_records: int = 1) -> tuple[dict, list]:
         "state_bytes_per_account_p99": int(np.percentile(sizes, 99)),
         "load_avg_1m": round(os.getloadavg()[0], 2),  # CPU time per event grows on a busy machine
     }, vectors
+
+
+def _hit_ratio(*caches: object) -> float:
+    hits = sum(c.hits for c in caches)  # type: ignore[attr-defined]
+    lookups = hits + sum(c.misses for c in caches)  # type: ignore[attr-defined]
+    return hits / lookups if lookups else 0.0
 
 
 def bench_scoring(model_dir: Path, vectors: list) -> dict:
@@ -155,6 +173,8 @@ def _print_pipeline(pipeline: dict, peers: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m topologies.bench [ACCOUNTS] [--quick]``: --quick skips the pipeline and peers."""
+    from topologies.settings import WorkerSettings
+
     argv = sys.argv[1:] if argv is None else argv
     quick = "--quick" in argv
     argv = [a for a in argv if a != "--quick"]
@@ -166,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         write_dir(World(WorldConfig(accounts=min(accounts, 6_000), days=3.0, seed=4)), tmp)
         results["features"], vectors = bench_features(Path(tmp))
         results["features_b100"], _ = bench_features(Path(tmp), batch_records=100)
+        results["features_b100_cached"], _ = bench_features(Path(tmp), batch_records=100,
+                                                            cache_capacity=WorkerSettings.state_cache)
     model = Path("var/model")
     if not quick:
         from topologies.demo import ensure_model

@@ -34,7 +34,7 @@ REJECTION_REASONS = """## Dead-letter reasons
 
 | reason | meaning |
 |---|---|
-| `malformed_json` | not UTF-8 JSON |
+| `malformed_json` | not UTF-8 JSON (also a null value or an empty message) |
 | `not_an_object` | valid JSON but not an object |
 | `oversized` | over 64 KiB |
 | `missing_field` | a required field is absent or null |
@@ -124,15 +124,17 @@ sides against brute force over random out-of-order sequences.
 State layout (`features/state.py`, `STATE_VERSION` {STATE_VERSION}): one `struct` header with
 every integer and section length, one `int64` array per flow (times, amounts, counterparties),
 `uint32` counterparty sets, then the trace memory (recent outgoing transfers, taints, reports)
-as compact JSON parsed only when a signal touches it. New rarely-read items go into the trace
-memory under a new key (no version bump).
+as compact JSON parsed only when a signal touches it (and encoded again only then). New
+rarely-read items go into the trace memory under a new key (no version bump).
 
-`make bench` prints `features` (one input record per batch: every keyed event decodes and
-encodes its state, the worst case) and `features_b100` (100 records per batch). `us_per_keyed_event`
-is CPU time per message consumed by the account and identity agents (a transfer causes about
-three: debit at the payer, credit at the payee, identity links), covering state decode (once per
-key per batch), update, the vector for scored events, state encode (once per key per batch) and
-routing between states; not JSON decoding, Kafka, RocksDB I/O or scoring. `us_per_record` is
+`make bench` prints `features` (one input record per batch, no state cache: every keyed event
+decodes and encodes its state, the worst case), `features_b100` (100 records per batch) and
+`features_b100_cached` (the same with the worker's cache of decoded states, `DecodedStates`:
+a key's state is reused from the previous batch while its stored bytes are unchanged).
+`us_per_keyed_event` is CPU time per message consumed by the account and identity agents (a
+transfer causes about three: debit at the payer, credit at the payee, identity links),
+covering state load (a decode or a cache hit, once per key per batch), update, the vector
+for scored events, state encode (once per key per batch) and routing between states; not JSON decoding, Kafka, RocksDB I/O or scoring. `us_per_record` is
 the same work per input record. `load_avg_1m` is printed alongside: on a busy shared machine
 the figures grow.
 """.splitlines()

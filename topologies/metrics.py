@@ -53,6 +53,10 @@ class Metrics:
             "muleguard_shadow_agreement_total", "Champion vs shadow challenger hold decisions on the same events.", ["outcome"], registry=r)
         self.accounts_in_state = Gauge(
             "muleguard_feature_state_accounts", "Accounts with feature state, per partition.", ["partition"], registry=r)
+        self.state_cache_lookups = Counter(
+            "muleguard_state_cache_lookups_total",
+            "Keyed states looked up per batch: decoded state reused (hit) or decoded from the table (miss).",
+            ["table", "result"], registry=r)
         self.last_event_ts = Gauge(
             "muleguard_last_event_timestamp_seconds", "Event time of the newest input per topic.", ["topic"], registry=r)
         self.score_psi = Gauge(

@@ -129,6 +129,7 @@ class WorkerSettings:
     clock_path: Path | None = None  # tests: a file holding the worker clock (epoch ms)
     expiry_check_s: float = 30.0  # how often due holds are looked for
     feature_log: bool = False  # send every scored event's vector to muleguard.feature-log.v1
+    state_cache: int = 20_000  # decoded states kept between batches, per table (features/state.py DecodedStates)
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -146,6 +147,7 @@ class WorkerSettings:
             "clock_path": Path(clock) if (clock := os.environ.get("MULEGUARD_CLOCK_FILE")) else None,
             "expiry_check_s": float(os.environ.get("MULEGUARD_EXPIRY_CHECK_S", "30")),
             "feature_log": os.environ.get("MULEGUARD_FEATURE_LOG", "") not in ("", "0", "false"),
+            "state_cache": int(os.environ.get("MULEGUARD_STATE_CACHE", "20000")),
             "security": security,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -43,7 +43,10 @@ def test_windows_match_brute_force_in_any_arrival_order(history, at_ms) -> None:
     for ts, amount, cp in history:
         flow.add(ts, amount, cp)
     for span in WINDOWS_MS + (1, 90_000):
-        assert flow.window(at_ms, span) == brute(history, at_ms, span)
+        expected = brute(history, at_ms, span)
+        assert flow.window(at_ms, span) == expected
+        assert flow.count_distinct(at_ms, span) == (expected[0], expected[3])
+    assert flow.nested(at_ms, WINDOWS_MS) == [brute(history, at_ms, span) for span in WINDOWS_MS]
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,9 +1,11 @@
 """Keyed-state agents: accounts (features, score, freeze) and identities (phones, devices, IDs).
 
-Both work a batch at a time (``runtime.batches``): each key's state is decoded once per
-batch, updated by every event of the batch in order, and written once (``StagedTable``),
-so the changelog carries one record per changed key per batch instead of one per event.
-Offsets are committed only after the batch's changelog records and sends are acknowledged.
+Both work a batch at a time (``runtime.batches``): each key's state is loaded once per
+batch (decoded from the table, or reused from the previous batches while the table still
+holds exactly the bytes it was written as: ``DecodedStates``), updated by every event of
+the batch in order, and written once (``StagedTable``), so the changelog carries one record
+per changed key per batch instead of one per event. Offsets are committed only after the
+batch's changelog records and sends are acknowledged.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from features.signals import (
     decode_signal,
     encode_signal,
 )
-from features.state import AccountState, IdentityState
+from features.state import AccountState, DecodedStates, IdentityState
 from features.windows import ALLOWED_LATENESS_MS
 from models import policy
 from models.decision import Decider
@@ -102,6 +104,7 @@ def register(p: Pipeline) -> None:
         keyed states (accounts, identities, cases) what changed."""
         staged, channel = runtime.StagedTable(p.accounts), p.sender.channel()
         timers = runtime.StagedTable(p.hold_timers)
+        decoded, count_lookups = _decoded_states(p, AccountState, "accounts")
         # Sends first, then state: a state never records a signal whose sends could be lost.
         async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S,
                                             flush=[DeliveredFirst(channel), staged, timers],
@@ -117,7 +120,7 @@ def register(p: Pipeline) -> None:
             for event in events:
                 key_bytes: bytes = event.key
                 if key_bytes not in cache:
-                    state = _load(cache, staged, event, key_bytes, AccountState)
+                    state = decoded.load(key_bytes, staged.get(event, key_bytes, None))
                     cache[key_bytes] = (state, event, holds.next_expiry_ms(state))
                 state, _, expiry_before = cache[key_bytes]
                 if _redelivered(event, state):
@@ -136,7 +139,9 @@ def register(p: Pipeline) -> None:
                 _send_effects(p, channel, fx, signal.ingest_ms)
                 cache[key_bytes] = (state, event, expiry_before)
             for key_bytes, (state, event, expiry_before) in cache.items():
-                staged.set(event, key_bytes, state.to_bytes())
+                raw = state.to_bytes()
+                staged.set(event, key_bytes, raw)
+                decoded.put(key_bytes, raw, state)
                 expiry = holds.next_expiry_ms(state)
                 if expiry != expiry_before:
                     if expiry < 0:
@@ -146,6 +151,7 @@ def register(p: Pipeline) -> None:
             for key_bytes, row in feature_rows or ():
                 channel.send(FEATURE_LOG.name, key_bytes, row)
             send_signals(p, channel, outbox, origins)
+            count_lookups()
             account_stage.observe(time.perf_counter() - started)
 
     @p.app.agent(p.topics[IDENTITY_SIGNALS.name], name="identities")
@@ -153,6 +159,7 @@ def register(p: Pipeline) -> None:
         """Per event: 1. update the identity. Per batch: 2. write each once; 3. push what
         linked accounts need."""
         staged, channel = runtime.StagedTable(p.identities), p.sender.channel()
+        decoded, count_lookups = _decoded_states(p, IdentityState, "identities")
         async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S,
                                             flush=[DeliveredFirst(channel), staged]):
             consumed_identities.inc(len(events))
@@ -161,7 +168,8 @@ def register(p: Pipeline) -> None:
             origins: list[bytes | None] = []
             for event in events:
                 key_bytes = event.key
-                state = _load(cache, staged, event, key_bytes, IdentityState)
+                state = cache[key_bytes][0] if key_bytes in cache else \
+                    decoded.load(key_bytes, staged.get(event, key_bytes, None))
                 if _redelivered(event, state):
                     redelivered_identities.inc()
                     cache[key_bytes] = (state, event)
@@ -175,8 +183,11 @@ def register(p: Pipeline) -> None:
                 origins += _origins(event, len(emits))
                 cache[key_bytes] = (state, event)
             for key_bytes, (state, event) in cache.items():
-                staged.set(event, key_bytes, state.to_bytes())
+                raw = state.to_bytes()
+                staged.set(event, key_bytes, raw)
+                decoded.put(key_bytes, raw, state)
             send_signals(p, channel, outbox, origins)
+            count_lookups()
 
 
 def _origins(event: object, count: int) -> list[bytes | None]:
@@ -196,12 +207,18 @@ def _redelivered(event: object, state: AccountState | IdentityState) -> bool:
     return False
 
 
-def _load(cache: dict, staged: runtime.StagedTable, event: object, key: bytes, cls: Callable):  # noqa: ANN202
-    """The key's state as this batch left it, else as the table has it, else new."""
-    if key in cache:
-        return cache[key][0]
-    raw = staged.get(event, key, None)
-    return cls.from_bytes(raw) if raw else cls()  # type: ignore[attr-defined]
+def _decoded_states(p: Pipeline, cls: type, table: str) -> tuple[DecodedStates, Callable[[], None]]:
+    """The agent's cache of decoded states, and a per-batch call that counts its lookups."""
+    decoded = DecodedStates(cls, p.settings.state_cache)
+    hits = p.metrics.state_cache_lookups.labels(table, "hit")
+    misses = p.metrics.state_cache_lookups.labels(table, "miss")
+
+    def count_lookups() -> None:
+        hits.inc(decoded.hits)
+        misses.inc(decoded.misses)
+        decoded.hits = decoded.misses = 0
+
+    return decoded, count_lookups
 
 
 def _dead_letter_signal(p: Pipeline, channel: SendChannel, event: object, state: AccountState, signal: object,
