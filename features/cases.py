@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 
-from features.signals import CaseHold, CaseHop, CaseRefund, CaseRefunded, CaseReported, ExtendHold, Signal
+from features.signals import CaseHold, CaseHop, CaseRefund, CaseRefunded, CaseReported, Emit, ExtendHold, Signal
 from streams.topics import ACCOUNT_SIGNALS
 
-Emit = tuple[str, str, Signal]
 MAX_EDGES = 400
 MAX_HOLDS = 200
 MAX_HISTORY = 32

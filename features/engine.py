@@ -14,6 +14,7 @@ import numpy as np
 
 from features import event, network, telecom, trace, velocity
 from features.signals import (
+    Emit,
     IdentityCount,
     Link,
     PhoneContext,
@@ -34,7 +35,6 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 ENGINE_VERSION = f"{STATE_VERSION}.{len(FEATURE_NAMES)}"
 BURST_GAP_MS = 3 * DAY_MS
 
-Emit = tuple[str, str, Signal]
 
 
 def counterparty_id(key: str) -> int:

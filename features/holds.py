@@ -24,18 +24,16 @@ from features.signals import (
     CaseRefund,
     CaseRefunded,
     Confirmed,
+    Emit,
     ExtendHold,
     HoldAcked,
     HoldAppealed,
     RingReview,
-    Signal,
 )
 from features.state import MAX_HOLDS, AccountState, IdentityState
 from features.windows import DAY_MS
 from streams.contracts import AuditRecord, FreezeRequest, HoldAck, HoldAppeal, RefundProposal, RefundShare
 from streams.topics import ACCOUNT_SIGNALS, CASE_UPDATES, IDENTITY_SIGNALS
-
-Emit = tuple[str, str, Signal]
 
 POLICE_HOLD_MS = 7 * DAY_MS
 ACTIVE = frozenset({"requested", "held"})

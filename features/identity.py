@@ -7,10 +7,11 @@ asking across partitions per event.
 
 from __future__ import annotations
 
-from features.engine import Emit, counterparty_id
+from features.engine import counterparty_id
 from features.signals import (
     CallMade,
     CallReceived,
+    Emit,
     IdentityCount,
     Link,
     PhoneContext,

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from features import engine, identity
-from features.engine import Emit
 from features.routing import route
-from features.signals import Signal, TransferIn, TransferOut
+from features.signals import Emit, Signal, TransferIn, TransferOut
 from features.state import AccountState, IdentityState
 from features.trace import TraceHit
 from streams import codec

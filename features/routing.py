@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from features.engine import Emit
-from features.signals import CallMade, RegistryUpdate, ScamReported, SimChange, TransferOut, VictimReported
+from features.signals import CallMade, Emit, RegistryUpdate, ScamReported, SimChange, TransferOut, VictimReported
 from streams.contracts import RegistryLink, TelecomEvent, Transfer, VictimReport, account_key
 from streams.topics import ACCOUNT_SIGNALS, IDENTITY_SIGNALS
 

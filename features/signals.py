@@ -21,6 +21,10 @@ class Signal:
     ingest_ms: int  # broker time the triggering input arrived, for end-to-end latency
 
 
+# (target topic, key of the state it is for, signal): what an update asks to be sent.
+Emit = tuple[str, str, Signal]
+
+
 @dataclass(frozen=True, slots=True)
 class TransferOut(Signal):
     """This account sent money (to the payer's partition)."""

@@ -19,12 +19,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from features.signals import CaseHop, CaseReported, Signal, Taint, TransferOut, VictimReported
+from features.signals import CaseHop, CaseReported, Emit, Taint, TransferOut, VictimReported
 from features.state import MAX_RECENT_OUT, MAX_REPORTED, MAX_TAINTS, AccountState
 from features.windows import DAY_MS
 from streams.topics import ACCOUNT_SIGNALS, CASE_UPDATES
 
-Emit = tuple[str, str, Signal]
 TRACE_HISTORY_MS = 3 * DAY_MS
 MAX_HOPS = 4
 MERCHANT_DISTINCT_PAYERS_7D = 20  # fan-in this wide is a shop, biller or exchange: review, don't hold

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from features import engine, holds
-from features.engine import Emit
-from features.signals import TransferIn, TransferOut
+from features.signals import Emit, TransferIn, TransferOut
 from features.state import AccountState
 from features.trace import TraceHit
 from models.policy import Decision, decide_on_score, decide_on_trace

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from features.engine import Emit
 from features.replay import Replayer, read_endpoints
-from features.signals import TransferIn, TransferOut
+from features.signals import Emit, TransferIn, TransferOut
 from features.state import AccountState
 from features.trace import TraceHit
 from features.windows import DAY_MS

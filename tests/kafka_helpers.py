@@ -152,21 +152,13 @@ def settle(worker: RunningWorker, inputs: int, quiet_s: float = 3.0, timeout_s: 
 
 def settle_exact(worker: RunningWorker, inputs: int, timeout_s: float = 60.0) -> None:
     """Wait until every input and every internal signal the worker sent has been consumed."""
+    from topologies.demo import message_counts, settled
+
     deadline = time.monotonic() + timeout_s
     while True:
-        text = worker.metrics()
-        consumed = {t: _sample(text, "muleguard_events_consumed_total", t) for t in INPUT_TOPICS + INTERNAL_TOPICS}
-        sent = {t: _sample(text, "muleguard_signals_sent_total", t) for t in INTERNAL_TOPICS}
-        if sum(consumed[t] for t in INPUT_TOPICS) >= inputs and all(consumed[t] >= sent[t] for t in INTERNAL_TOPICS):
+        consumed, sent = message_counts(worker.metrics())
+        if settled(consumed, sent, inputs):
             return
         assert time.monotonic() < deadline, f"worker did not settle: consumed {consumed}, sent {sent}"
         assert worker.alive(), "worker died"
         time.sleep(0.003)
-
-
-def _sample(text: str, name: str, topic: str) -> float:
-    prefix = f'{name}{{topic="{topic}"}} '
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return float(line[len(prefix):])
-    return 0.0

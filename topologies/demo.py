@@ -189,37 +189,41 @@ def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: flo
 INPUTS = ("bank.transfers.v1", "telecom.events.v1", "registry.accounts.v1", "victim.reports.v1")
 
 
-def _counts(web_port: int) -> tuple[float, dict[str, float], dict[str, float]] | None:
+def message_counts(metrics_text: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Messages consumed and internal signals sent, per topic, from a worker's ``/metrics``."""
+    consumed: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        for name, into in (("muleguard_events_consumed_total", consumed), ("muleguard_signals_sent_total", sent)):
+            if line.startswith(name + '{topic="'):
+                topic = line.split('"')[1]
+                into[topic] = into.get(topic, 0) + float(line.rsplit(" ", 1)[1])
+    return consumed, sent
+
+
+def settled(consumed: dict[str, float], sent: dict[str, float], inputs: int) -> bool:
+    """``inputs`` input messages consumed, and every internal signal sent consumed too."""
+    return sum(consumed.get(t, 0) for t in INPUTS) >= inputs and all(consumed.get(t, 0) >= n for t, n in sent.items())
+
+
+def _metrics_text(web_port: int) -> str | None:
     import urllib.request
 
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
+            return resp.read().decode()
     except OSError:
         return None
-    consumed: dict[str, float] = {}
-    sent: dict[str, float] = {}
-    for line in text.splitlines():
-        for name, into in (("muleguard_events_consumed_total", consumed), ("muleguard_signals_sent_total", sent)):
-            if line.startswith(name + '{topic="'):
-                topic = line.split('"')[1]
-                into[topic] = float(line.rsplit(" ", 1)[1])
-    return sum(consumed.get(t, 0) for t in INPUTS), consumed, sent
 
 
 def drained(web_ports: list[int], inputs: int) -> bool:
     """Whether the workers on ``web_ports`` together consumed ``inputs`` input messages and
     every internal signal they sent."""
-    consumed_inputs, consumed, sent = 0.0, {}, {}
-    for port in web_ports:
-        counts = _counts(port)
-        if counts is None:
-            return False
-        consumed_inputs += counts[0]
-        for into, part in ((consumed, counts[1]), (sent, counts[2])):
-            for topic, value in part.items():
-                into[topic] = into.get(topic, 0) + value
-    return consumed_inputs >= inputs and all(consumed.get(t, 0) >= n for t, n in sent.items())
+    texts = [_metrics_text(port) for port in web_ports]
+    if None in texts:
+        return False
+    consumed, sent = message_counts("\n".join(texts))  # type: ignore[arg-type]
+    return settled(consumed, sent, inputs)
 
 
 def wait_drained(web_port: int, inputs: int, timeout_s: float) -> bool:
