@@ -36,7 +36,6 @@ ENGINE_VERSION = f"{STATE_VERSION}.{len(FEATURE_NAMES)}"
 BURST_GAP_MS = 3 * DAY_MS
 
 
-
 def counterparty_id(key: str) -> int:
     """A 32-bit id for an account key: enough to count distinct counterparties.
 

@@ -356,7 +356,7 @@ class DecodedStates:
     An entry is the state object and the exact bytes it was encoded to. It is used only
     while the stored bytes are still those bytes, so it can never go stale: a write by
     another worker after a rebalance, or a batch whose writes were lost, leaves different
-    bytes in the table and the key is decoded afresh. ``take`` removes the entry (a state
+    bytes in the table and the key is decoded afresh. ``load`` removes the entry (a state
     being changed is never in the cache); ``put`` returns it after the batch encoded it.
     The oldest entries go first beyond ``capacity``.
 
@@ -376,9 +376,6 @@ class DecodedStates:
         self._entries: dict[Any, tuple[bytes, AccountState | IdentityState]] = {}
         self.hits = self.misses = 0
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def load(self, key: Any, raw: bytes | None) -> Any:
         """The state stored as ``raw`` (a new one for None), from the cache when it matches."""
         entry = self._entries.pop(key, None)
@@ -394,6 +391,3 @@ class DecodedStates:
         entries[key] = (raw, state)
         if len(entries) > self.capacity:
             del entries[next(iter(entries))]
-
-    def clear(self) -> None:
-        self._entries.clear()

@@ -46,8 +46,7 @@ def flow_stats(state: AccountState, at_ms: int) -> tuple[FlowStats, FlowStats]:
 def _plan_function():  # noqa: ANN202
     """``_PLAN`` as one generated expression (``[i[0][0], i[0][1] / 100, ...]``): the same
     figures as looping over the plan, without a tuple unpacking and lookup per feature."""
-    terms = ", ".join(f"{'io'[d]}[{s}][{k}]" + (f" / {div}" if div != 1 else " / 1")
-                      for d, s, k, div in _PLAN)
+    terms = ", ".join(f"{'io'[d]}[{s}][{k}] / {div}" for d, s, k, div in _PLAN)
     scope: dict = {}
     exec(f"def window_figures(i, o):\n    return [{terms}]\n", scope)  # noqa: S102 - from constants
     return scope["window_figures"]

@@ -28,10 +28,8 @@ def broker():
 def _simulate(out: Path, accounts: int, days: float, seed: int, live: bool = False) -> Path:
     """A world on the simulator's fixed dates (read back from files, no clock), or, ``live``,
     dated for streaming into a worker whose clock judges event times (``kafka_helpers``)."""
-    from kafka_helpers import live_start_ms
-
     from streams.simulator import sink
-    from streams.simulator.calibration import WorldConfig
+    from streams.simulator.calibration import WorldConfig, live_start_ms
     from streams.simulator.world import World
 
     start = {"start_ts_ms": live_start_ms(days)} if live else {}

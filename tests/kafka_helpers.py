@@ -8,19 +8,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-# A simulated world streamed into a worker is judged by the worker's clock (ingest dead-letters
-# events over 366 days old), so it starts relative to today, never on the simulator's fixed
-# 2026-11-01. Whole weeks from that date: the same weekdays, so the same world on any run day.
-# Over 7 days old: past every hold's legal term, so the worker clock releases holds at once
-# on every run day alike (replay, having no clock, keeps them).
-LIVE_WORLD_AGE_DAYS = 8
-
-
-def live_start_ms(days: float) -> int:
-    """``WorldConfig.start_ts_ms`` for a world of ``days`` days streamed live into a worker."""
-    from streams.simulator.calibration import recent_start_ms
-
-    return recent_start_ms(days, age_days=LIVE_WORLD_AGE_DAYS, weekly=True)
+from streams import topics
 
 
 class RunningWorker:
@@ -95,9 +83,7 @@ def messages_to_end(bootstrap: str, partitions: list[tuple[str, int]], timeout_s
 def read_to_end(bootstrap: str, topic: str, partitions: int | None = None,
                 timeout_s: float = 120.0) -> list[tuple[bytes | None, bytes | None]]:
     """Every (key, value) of a topic from the start to the end of each partition."""
-    from streams.topics import BY_NAME
-
-    count = partitions or BY_NAME[topic].partitions
+    count = partitions or topics.BY_NAME[topic].partitions
     return [(m.key(), m.value()) for m in messages_to_end(bootstrap, [(topic, p) for p in range(count)], timeout_s)]
 
 
@@ -106,13 +92,11 @@ def consume_all(bootstrap: str, topic: str, timeout_s: float = 120.0, until=None
     start until ``until(values)`` holds (a wait for output still on its way) or time runs out."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from streams.topics import BY_NAME
-
     if until is None:
         return [value for _, value in read_to_end(bootstrap, topic, timeout_s=timeout_s) if value is not None]
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{time.time_ns()}",
                          "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(BY_NAME[topic].partitions)])
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(topics.BY_NAME[topic].partitions)])
     values: list[bytes] = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -130,8 +114,8 @@ def decoded(values: list[bytes]) -> list[dict]:
     return [json.loads(v) for v in values]
 
 
-INPUT_TOPICS = ("bank.transfers.v1", "telecom.events.v1", "registry.accounts.v1", "victim.reports.v1")
-INTERNAL_TOPICS = ("muleguard.account-signals.v1", "muleguard.identity-signals.v1")
+INPUT_TOPICS = tuple(t.name for t in topics.INPUT_TOPICS)
+SIGNAL_TOPICS = (topics.ACCOUNT_SIGNALS.name, topics.IDENTITY_SIGNALS.name)
 
 
 def settle(worker: RunningWorker, inputs: int, quiet_s: float = 3.0, timeout_s: float = 240.0) -> None:
@@ -144,7 +128,7 @@ def settle(worker: RunningWorker, inputs: int, quiet_s: float = 3.0, timeout_s: 
     last, since = -1.0, time.monotonic()
     while time.monotonic() - since < quiet_s:
         assert time.monotonic() < deadline, "worker did not settle in time"
-        now = sum(worker.metric("muleguard_events_consumed_total", topic=t) for t in INTERNAL_TOPICS)
+        now = sum(worker.metric("muleguard_events_consumed_total", topic=t) for t in SIGNAL_TOPICS)
         if now != last:
             last, since = now, time.monotonic()
         time.sleep(0.25)

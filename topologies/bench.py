@@ -40,7 +40,7 @@ class _BatchedStates(dict):
         from features.state import DecodedStates
 
         super().__init__()
-        self.cls, self.live = cls, {}
+        self.live: dict = {}
         self.decoded = DecodedStates(cls, cache_capacity)
 
     def get(self, key: str, default: object = None) -> object:

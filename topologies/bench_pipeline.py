@@ -50,14 +50,14 @@ def simulated_events(count: int, accounts: int = BENCH_ACCOUNTS, seed: int = BEN
     """The world's opening registry snapshot, then ``count`` events of live traffic, all
     serialised up front so producing costs little. The snapshot (every account's links, sent
     before the first transfer) is loaded before timing starts: it is a one-off, not traffic."""
-    from streams.simulator.calibration import WorldConfig, recent_start_ms
+    from streams.simulator.calibration import WorldConfig, live_start_ms
     from streams.simulator.world import World
 
     days = max(1.0, round(count / (accounts * 2.4) + 0.5, 1))
     opening: list[Event] = []
     live: list[Event] = []
     # Dated relative to today: the workers' ingest dead-letters events over a year old.
-    start_ms = recent_start_ms(days, age_days=8, weekly=True)
+    start_ms = live_start_ms(days)
     for e in World(WorldConfig(accounts=accounts, days=days, seed=seed, start_ts_ms=start_ms)).events():
         if len(live) >= count:
             break

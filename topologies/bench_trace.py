@@ -176,7 +176,7 @@ def _pct(values: list[float], q: float) -> float | None:
 def bench_trace(rate: float = 300.0, model_dir: Path = Path("var/model"), work_dir: Path = Path("var/bench-trace"),
                 say: Callable[[str], None] = print, world: dict | None = None) -> dict:
     """Run the benchmark; return flat figures (ms, shares) for `make bench`."""
-    from streams.simulator.calibration import WorldConfig, recent_start_ms
+    from streams.simulator.calibration import WorldConfig, live_start_ms
     from streams.simulator.sink import write_endpoints
     from streams.simulator.world import World
     from topologies.broker import EmbeddedBroker, free_port
@@ -186,7 +186,7 @@ def bench_trace(rate: float = 300.0, model_dir: Path = Path("var/model"), work_d
     work_dir.mkdir(parents=True, exist_ok=True)
     ensure_model(model_dir, work_dir, say)
     size = world or WORLD  # dated relative to today: ingest dead-letters events over a year old
-    config = WorldConfig(**size, start_ts_ms=recent_start_ms(size["days"], age_days=8, weekly=True))
+    config = WorldConfig(**size, start_ts_ms=live_start_ms(size["days"]))
     reported = [c for c in World(config).cases() if c["report"]]
     endpoints = work_dir / "endpoints.csv"
     write_endpoints(World(config), endpoints)

@@ -21,7 +21,7 @@ import numpy as np
 
 from streams.codec import decode_freeze_request
 from streams.contracts import FreezeRequest
-from streams.topics import FREEZE_REQUESTS, TRANSFERS, VICTIM_REPORTS
+from streams.topics import FREEZE_REQUESTS, INPUT_TOPICS, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
@@ -186,7 +186,7 @@ def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: flo
     return summary
 
 
-INPUTS = ("bank.transfers.v1", "telecom.events.v1", "registry.accounts.v1", "victim.reports.v1")
+INPUTS = tuple(t.name for t in INPUT_TOPICS)
 
 
 def message_counts(metrics_text: str) -> tuple[dict[str, float], dict[str, float]]:

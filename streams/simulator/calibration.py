@@ -340,6 +340,18 @@ def recent_start_ms(days: float, now_ms: int | None = None, age_days: int = 0, w
     return start
 
 
+# A world streamed into workers by the tests and benches: over 7 days old, so past every
+# hold's legal term and the worker clock releases holds at once on any run day alike
+# (replay, having no clock, keeps them); whole weeks from DEFAULT_START_TS_MS, so the same
+# world on any run day.
+LIVE_WORLD_AGE_DAYS = 8
+
+
+def live_start_ms(days: float, now_ms: int | None = None) -> int:
+    """``start_ts_ms`` for a world of ``days`` days that tests and benches stream live."""
+    return recent_start_ms(days, now_ms, age_days=LIVE_WORLD_AGE_DAYS, weekly=True)
+
+
 # Real-world reference rate used by the calibration report (brief, see scam_cases_per_day).
 REAL_CASES_PER_DAY_PER_MILLION_ACCOUNTS = 887_315 / 1_140 / 121.0
 REAL_MEAN_LOSS_THB = 114_000.0

@@ -17,14 +17,15 @@ import time
 
 import prom_helpers as ph
 import pytest
-from kafka_helpers import LIVE_WORLD_AGE_DAYS, RunningWorker, produce
+from kafka_helpers import RunningWorker, produce
 
+from streams.simulator.calibration import LIVE_WORLD_AGE_DAYS
 from topologies.broker import free_port
 
 pytestmark = pytest.mark.integration
 
 # The stream world of tests/conftest.py, dated as every world streamed live into a worker
-# (kafka_helpers.live_start_ms): events the worker's clock finds too old would be dead letters.
+# (calibration.live_start_ms): events the worker's clock finds too old would be dead letters.
 WORLD = {"accounts": 2_500, "days": 1.0, "seed": 12, "end-days-ago": LIVE_WORLD_AGE_DAYS}
 
 _PLANNED = "not exported by the worker yet (planned; listed in deploy/build.py PLANNED_METRICS)"

@@ -50,7 +50,7 @@ def test_simulated_traffic_is_frozen_live_exactly_as_replay_decides(
         producer.produce(topic, line, key=_key_of(topic, line))
         producer.flush(10)
         settle_exact(worker, count)
-    # Holds only: the simulated world is over a week old (kafka_helpers.LIVE_WORLD_AGE_DAYS), so
+    # Holds only: the simulated world is over a week old (calibration.LIVE_WORLD_AGE_DAYS), so
     # the worker clock releases its holds at once (expiry), which replay, having no clock, does not model.
     live = {r["request_id"]: r for r in decoded(consume_all(module_broker.bootstrap, FREEZE_REQUESTS.name))
             if r["action"] == "hold"}

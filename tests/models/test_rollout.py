@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka_helpers import RunningWorker, consume_all, decoded, live_start_ms, produce, read_to_end, settle
+from kafka_helpers import RunningWorker, consume_all, decoded, produce, read_to_end, settle
 from model_helpers import model_variant
 
 from features.replay import raw_records
 from models import registry
 from models.versions import Change
 from streams.simulator import sink
-from streams.simulator.calibration import WorldConfig
+from streams.simulator.calibration import WorldConfig, live_start_ms
 from streams.simulator.world import World
 from streams.topics import FREEZE_REQUESTS, TRANSFERS
 from topologies import control
