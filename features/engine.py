@@ -100,6 +100,7 @@ def _on_transfer_out(state: AccountState, key: str, s: TransferOut) -> list[Emit
         emits += _links(key, s, (s.msisdn_hash,), is_held(state, s.ts_ms))
     trace.remember_out(state, s)
     emits += trace.forward_live(state, key, s)
+    emits += trace.trace_late_transfer(state, key, s)
     held = is_held(state, s.ts_ms)
     emits.append((ACCOUNT_SIGNALS.name, s.counterparty, TransferIn(
         s.ts_ms, s.ingest_ms, s.transfer_id, key, s.amount_satang, s.channel,

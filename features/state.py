@@ -33,6 +33,7 @@ MAX_DEVICES = 8
 MAX_RECENT_OUT = 24  # outgoing transfers kept for tracing reports that arrive hours later
 MAX_TAINTS = 8
 MAX_REPORTED = 16
+MAX_UNMATCHED_REPORTS = 16  # reported transfers not seen yet at the victim's account
 MAX_HOLDS = 16  # hold lifecycle rows per account (active ones are never dropped)
 # Hold rows (features/holds.py owns the logic): (request_id, case_id ("" none), reason,
 # legal_basis, status, hop (0 none), traced_satang, requested_satang, held_satang (-1 unknown),
@@ -60,7 +61,7 @@ _FLOWS = ("inflow", "outflow", "first_inflow", "tainted_inflow")
 _ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BBI")
 # version, kind, ints, applied pairs, links length
 _IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qBI")
-_TUPLE_ROWS = ("o", "t", "r", "h")  # trace-memory parts whose rows are tuples
+_TUPLE_ROWS = ("o", "t", "r", "h", "u")  # trace-memory parts whose rows are tuples
 # Built once: json.dumps/loads with options build a new encoder per call (~5 us).
 _JSON_OUT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _JSON_IN = json.JSONDecoder().decode
@@ -179,6 +180,16 @@ class AccountState:
     @reported.setter
     def reported(self, rows: list[tuple[str, str]]) -> None:
         self.memory()["r"] = rows
+
+    # (transfer_id, report_id, report_ts_ms, police): reported before the transfer
+    # itself reached this (the victim's) account; traced when it does (features/trace.py)
+    @property
+    def unmatched_reports(self) -> list[tuple[str, str, int, int]]:
+        return self.memory().setdefault("u", [])
+
+    @unmatched_reports.setter
+    def unmatched_reports(self, rows: list[tuple[str, str, int, int]]) -> None:
+        self.memory()["u"] = rows
 
     # HOLD_LAYOUT rows, oldest first (features/holds.py)
     @property

@@ -11,7 +11,9 @@ than arrived.
 Each hop is handled by the worker owning that account (a ``Taint`` signal keyed by it).
 Accounts keep a bounded history of their recent outgoing transfers, so a report hours
 later still finds where the money went, and keep each taint's remainder, so money moved
-after the report is traced live.
+after the report is traced live. The report and the transfer come by different topics,
+so a report can reach the victim's account first: the transfers it names that are not
+there yet are kept (``unmatched_reports``) and traced when they arrive.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import hashlib
 from dataclasses import dataclass
 
 from features.signals import CaseHop, CaseReported, Emit, Taint, TransferOut, VictimReported
-from features.state import MAX_RECENT_OUT, MAX_REPORTED, MAX_TAINTS, AccountState
+from features.state import MAX_RECENT_OUT, MAX_REPORTED, MAX_TAINTS, MAX_UNMATCHED_REPORTS, AccountState
 from features.windows import DAY_MS
 from streams.topics import ACCOUNT_SIGNALS, CASE_UPDATES
 
@@ -75,6 +77,8 @@ def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
     reported: dict[str, int] = {}  # case -> satang reported in it
     for transfer_id in s.transfer_ids:
         row = by_id.get(transfer_id)
+        if row is None and transfer_id not in known:
+            _keep_unmatched(state, transfer_id, s)
         if row is None or row[2] == CASHED_OUT:
             continue
         case_id = known.get(transfer_id, s.report_id)
@@ -91,6 +95,40 @@ def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
         emits.append((CASE_UPDATES.name, case_id, CaseReported(
             s.ts_ms, s.ingest_ms, case_id, key, s.report_id, satang, s.police_complaint_ref)))
     return emits
+
+
+def _keep_unmatched(state: AccountState, transfer_id: str, s: VictimReported) -> None:
+    unmatched = state.unmatched_reports
+    if all(row[0] != transfer_id for row in unmatched):
+        unmatched.append((transfer_id, s.report_id, s.ts_ms, int(s.police_complaint_ref is not None)))
+        state.unmatched_reports = unmatched[-MAX_UNMATCHED_REPORTS:]
+
+
+def trace_late_transfer(state: AccountState, key: str, s: TransferOut) -> list[Emit]:
+    """The victim's transfer arrived after the report naming it: trace it now, as the report
+    would have; the case hears of its amount under ``<report_id>+<transfer_id>``.
+
+    Call after :func:`remember_out`. Reports older than the trace history are forgotten.
+    """
+    memory = state.memory()
+    unmatched = memory.get("u")
+    if not unmatched:
+        return []
+    horizon = state.last_event_ts_ms - TRACE_HISTORY_MS
+    row = next((r for r in unmatched if r[0] == s.transfer_id), None)
+    state.unmatched_reports = [r for r in unmatched if r is not row and r[2] >= horizon]
+    if row is None or s.channel in CASH_CHANNELS:
+        return []
+    transfer_id, case_id, report_ts, police = row  # an unmatched transfer's case is its first report
+    state.reported.append((transfer_id, case_id))
+    state.reported = state.reported[-MAX_REPORTED:]
+    return [
+        (ACCOUNT_SIGNALS.name, s.counterparty, Taint(
+            report_ts, s.ingest_ms, case_id, 1, s.amount_satang, transfer_id, key, s.ts_ms, report_ts,
+            bool(police), s.amount_satang, "")),
+        (CASE_UPDATES.name, case_id, CaseReported(
+            report_ts, s.ingest_ms, case_id, key, f"{case_id}+{transfer_id}", s.amount_satang, None)),
+    ]
 
 
 def _forward(state: AccountState, key: str, entry: list, outs: list[int], ingest_ms: int, at_ms: int) -> list[Emit]:

@@ -59,12 +59,14 @@ def _transfer(tid: str, minutes: int, src: str, dst: str, thb: int) -> tuple[str
     return TRANSFERS.name, src.encode(), json.dumps(value).encode()
 
 
-def _report(report_id: str, minutes: int, police: str | None = None) -> tuple[str, bytes, bytes]:
-    value = {"report_id": report_id, "ts": T0 + minutes * MIN, "victim_bank": "KBANK",
-             "victim_account": "victim", "transfer_ids": ["v1"], "channel": "hotline_1441"}
+def _report(report_id: str, minutes: int, police: str | None = None, victim: str = "KBANK:victim",
+            transfer_ids: tuple[str, ...] = ("v1",)) -> tuple[str, bytes, bytes]:
+    bank, account = victim.split(":")
+    value = {"report_id": report_id, "ts": T0 + minutes * MIN, "victim_bank": bank,
+             "victim_account": account, "transfer_ids": list(transfer_ids), "channel": "hotline_1441"}
     if police:
         value["police_complaint_ref"] = police
-    return VICTIM_REPORTS.name, b"KBANK:victim", json.dumps(value).encode()
+    return VICTIM_REPORTS.name, victim.encode(), json.dumps(value).encode()
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +89,12 @@ def tracing_worker(module_broker, model_dir: Path, clock: Path, tmp_path_factory
         stop_process(process)
 
 
-def _requests(bootstrap: str, until, timeout_s: float = 120.0) -> list[dict]:  # noqa: ANN001
+def _requests(bootstrap: str, until, timeout_s: float = 120.0, case_id: str = CASE) -> list[dict]:  # noqa: ANN001
     """Freeze requests of this case, polled until ``until(requests)`` holds."""
     deadline = time.monotonic() + timeout_s
     while True:
         mine = [r for r in decoded(consume_all(bootstrap, FREEZE_REQUESTS.name))
-                if r["case_id"] == CASE]
+                if r["case_id"] == case_id]
         if until(mine):
             return mine
         assert time.monotonic() < deadline, f"condition not met; requests so far: {mine}"
@@ -113,10 +115,10 @@ def _get(port: int, path: str, token: str | None = None, header: bool = False) -
         return err.code, json.loads(err.read() or b"{}")
 
 
-def _case(port: int, until, timeout_s: float = 120.0) -> dict:  # noqa: ANN001
+def _case(port: int, until, timeout_s: float = 120.0, case_id: str = CASE) -> dict:  # noqa: ANN001
     deadline = time.monotonic() + timeout_s
     while True:
-        status, body = _get(port, f"/cases/{CASE}", case_token(CASE, TOKEN_KEY))
+        status, body = _get(port, f"/cases/{case_id}", case_token(case_id, TOKEN_KEY))
         if status == 200 and until(body):
             return body
         assert time.monotonic() < deadline, f"case never got there: {status} {body}"
@@ -143,6 +145,23 @@ def _victim_sees_on_a_phone(port: int, tmp_path: Path, expected: list[str]) -> N
     text = squash(ocr(screenshot_url(url, tmp_path / "victim.png")))
     missing = [words for words in expected if squash(words) not in text]
     assert not missing, f"the victim page shows no {missing}: OCR read {text[:400]!r}"
+
+
+def test_a_report_that_reaches_the_worker_before_its_transfer_is_traced_when_the_transfer_does(
+        module_broker, tracing_worker: RunningWorker) -> None:
+    """The bank's report feed can be ahead of its transfer feed (they are separate topics)."""
+    bootstrap, port, case_id = module_broker.bootstrap, tracing_worker.web_port, "rep-early-1"
+    consumed = tracing_worker.metric("muleguard_events_consumed_total", topic=VICTIM_REPORTS.name)
+    produce(bootstrap, [_report(case_id, 30, victim="KBANK:early-victim", transfer_ids=("e1",))])
+    _case(port, lambda c: c["status"] == "received", case_id=case_id)  # nothing to trace yet
+    assert tracing_worker.metric("muleguard_events_consumed_total", topic=VICTIM_REPORTS.name) == consumed + 1
+    produce(bootstrap, [_transfer("e1", 0, "KBANK:early-victim", "SCB:early-m1", 50_000),
+                        _transfer("e2", 5, "SCB:early-m1", "KTB:early-m2", 40_000)])
+    holds = _holds(_requests(bootstrap, lambda rs: len(_holds(rs)) == 2, case_id=case_id))
+    assert {k: [_thb(r["amount"]) for r in v] for k, v in holds.items()} == {
+        "SCB:early-m1": [50_000], "KTB:early-m2": [40_000]}
+    case = _case(port, lambda c: len(c["holds"]) == 2, case_id=case_id)
+    assert case["reported_satang"] == case["traced_satang"] == 50_000 * THB
 
 
 def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
