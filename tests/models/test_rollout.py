@@ -21,7 +21,7 @@ from models.versions import Change
 from streams.simulator import sink
 from streams.simulator.calibration import WorldConfig, live_start_ms
 from streams.simulator.world import World
-from streams.topics import FREEZE_REQUESTS, TRANSFERS
+from streams.topics import FREEZE_REQUESTS, TRANSFERS, VICTIM_REPORTS
 from topologies import control
 from topologies.broker import EmbeddedBroker, free_port
 from topologies.cli import main
@@ -38,7 +38,10 @@ def _key(topic: str, line: bytes) -> bytes:
 
 
 def _messages(world: Path) -> list[tuple[str, bytes, bytes]]:
-    return [(topic, _key(topic, line), line) for topic, line in raw_records(world)]
+    """The world without its victim reports: traced holds would come first on nearly every
+    mule (an account already held is not held again by the model), and this test is about
+    the model's holds."""
+    return [(topic, _key(topic, line), line) for topic, line in raw_records(world) if topic != VICTIM_REPORTS.name]
 
 
 
