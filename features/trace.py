@@ -82,19 +82,24 @@ def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
         if row is None or row[2] == CASHED_OUT:
             continue
         case_id = known.get(transfer_id, s.report_id)
-        _, ts, dst, amount = row
-        reported[case_id] = reported.get(case_id, 0) + (0 if transfer_id in known else amount)
+        reported[case_id] = reported.get(case_id, 0) + (0 if transfer_id in known else row[3])
         if transfer_id not in known:
             state.reported.append((transfer_id, case_id))
-        emits.append((ACCOUNT_SIGNALS.name, dst, Taint(
-            s.ts_ms, s.ingest_ms, case_id, 1, amount, transfer_id, key, ts, s.ts_ms,
-            s.police_complaint_ref is not None, amount, "")))
+        emits.append(_first_hop(key, case_id, row, s.ts_ms, s.ingest_ms, s.police_complaint_ref is not None))
     state.reported = state.reported[-MAX_REPORTED:]
     # The case hears of the report (a repeat carrying a police complaint extends its holds).
     for case_id, satang in (reported or {s.report_id: 0}).items():
         emits.append((CASE_UPDATES.name, case_id, CaseReported(
             s.ts_ms, s.ingest_ms, case_id, key, s.report_id, satang, s.police_complaint_ref)))
     return emits
+
+
+def _first_hop(victim: str, case_id: str, sent: tuple[str, int, str, int], report_ts_ms: int, ingest_ms: int,
+               police: bool) -> Emit:
+    """The hop-1 taint of one reported transfer (a ``recent_out`` row), to its receiver."""
+    transfer_id, ts, dst, amount = sent
+    return (ACCOUNT_SIGNALS.name, dst, Taint(
+        report_ts_ms, ingest_ms, case_id, 1, amount, transfer_id, victim, ts, report_ts_ms, police, amount, ""))
 
 
 def _keep_unmatched(state: AccountState, transfer_id: str, s: VictimReported) -> None:
@@ -122,10 +127,9 @@ def trace_late_transfer(state: AccountState, key: str, s: TransferOut) -> list[E
     transfer_id, case_id, report_ts, police = row  # an unmatched transfer's case is its first report
     state.reported.append((transfer_id, case_id))
     state.reported = state.reported[-MAX_REPORTED:]
+    sent = (transfer_id, s.ts_ms, s.counterparty, s.amount_satang)  # as remember_out keeps it
     return [
-        (ACCOUNT_SIGNALS.name, s.counterparty, Taint(
-            report_ts, s.ingest_ms, case_id, 1, s.amount_satang, transfer_id, key, s.ts_ms, report_ts,
-            bool(police), s.amount_satang, "")),
+        _first_hop(key, case_id, sent, report_ts, s.ingest_ms, bool(police)),
         (CASE_UPDATES.name, case_id, CaseReported(
             report_ts, s.ingest_ms, case_id, key, f"{case_id}+{transfer_id}", s.amount_satang, None)),
     ]
