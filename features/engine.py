@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
+from operator import itemgetter
 
 import numpy as np
 
@@ -34,6 +35,8 @@ FEATURES: tuple[FeatureSpec, ...] = velocity.FEATURES + network.FEATURES + telec
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 ENGINE_VERSION = f"{STATE_VERSION}.{len(FEATURE_NAMES)}"
 BURST_GAP_MS = 3 * DAY_MS
+_transfer_id = itemgetter(0)  # of a recent_out row
+_MONEY = TransferIn | TransferOut  # built once: ``A | B`` in a call builds a new union each time
 
 
 def counterparty_id(key: str) -> int:
@@ -69,7 +72,8 @@ def _touch(state: AccountState, ts_ms: int) -> None:
         state.last_event_ts_ms = ts_ms
     horizon = state.last_event_ts_ms - RETENTION_MS
     for flow in (state.inflow, state.outflow, state.first_inflow, state.tainted_inflow):
-        flow.expire_before(horizon)
+        if flow.n and flow.data[0] < horizon:  # most flows have nothing to expire: no search
+            flow.expire_before(horizon)
 
 
 def is_held(state: AccountState, at_ms: int) -> bool:
@@ -165,7 +169,7 @@ def is_late(state: AccountState, signal: Signal) -> bool:
     Such a transfer is not applied (``update`` ignores it): the caller dead-letters it with
     reason ``late_event`` (see ``features.windows`` for the policy and why).
     """
-    return isinstance(signal, TransferIn | TransferOut) and too_late(signal.ts_ms, state.last_event_ts_ms)
+    return isinstance(signal, _MONEY) and too_late(signal.ts_ms, state.last_event_ts_ms)
 
 
 def is_duplicate(state: AccountState, signal: Signal) -> bool:
@@ -174,7 +178,7 @@ def is_duplicate(state: AccountState, signal: Signal) -> bool:
     ``MAX_RECENT_OUT`` of 3 days), so a re-send within that horizon is caught; the caller
     dead-letters it with reason ``duplicate_id``. Redeliveries of the *same* message are a
     different matter, recognised by their origin (features/origin.py)."""
-    return isinstance(signal, TransferOut) and any(row[0] == signal.transfer_id for row in state.recent_out)
+    return isinstance(signal, TransferOut) and signal.transfer_id in map(_transfer_id, state.recent_out)
 
 
 def rejection(state: AccountState, signal: Signal) -> str | None:
@@ -216,7 +220,7 @@ def _update_features(state: AccountState, key: str, signal: Signal) -> list[Emit
 
 def is_scored(signal: Signal) -> bool:
     """Money movements are scored; context updates only change state."""
-    return isinstance(signal, TransferIn | TransferOut)
+    return isinstance(signal, _MONEY)
 
 
 def vector(state: AccountState, signal: TransferIn | TransferOut) -> np.ndarray:
@@ -227,7 +231,7 @@ def vector(state: AccountState, signal: TransferIn | TransferOut) -> np.ndarray:
     row += network.columns(state, at_ms, isinstance(signal, TransferOut), stats)
     row += telecom.columns(state, at_ms)
     row += event.columns(state, signal, at_ms)
-    return np.frombuffer(array("d", row), dtype=np.float64)
+    return np.fromiter(row, np.float64, len(row))
 
 
 def hold(state: AccountState, key: str, ts_ms: int, ingest_ms: int, until_ms: int) -> list[Emit]:

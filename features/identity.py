@@ -7,6 +7,8 @@ asking across partitions per event.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from features.engine import counterparty_id
 from features.signals import (
     CallMade,
@@ -19,7 +21,7 @@ from features.signals import (
     Signal,
     SimChange,
 )
-from features.state import MAX_LINKED_ACCOUNTS, IdentityState
+from features.state import IdentityState
 from features.windows import DAY_MS, HORIZON_MS
 from streams.topics import ACCOUNT_SIGNALS, IDENTITY_SIGNALS
 
@@ -46,7 +48,7 @@ def _velocity(state: IdentityState, at_ms: int) -> tuple[int, int]:
 
 
 def _level(calls_24h: int) -> int:
-    return sum(calls_24h >= v for v in VELOCITY_LEVELS)
+    return bisect_right(VELOCITY_LEVELS, calls_24h)  # how many levels it has reached
 
 
 def _context(state: IdentityState, key: str, signal: Signal) -> PhoneContext:
@@ -103,14 +105,7 @@ def update(state: IdentityState, key: str, signal: Signal) -> list[Emit]:
 
 
 def _on_link(state: IdentityState, key: str, s: Link) -> list[Emit]:
-    changed = False
-    if s.account not in state.accounts and len(state.accounts) < MAX_LINKED_ACCOUNTS:
-        state.accounts.append(s.account)
-        changed = True
-    if s.held and s.account not in state.held_accounts and len(state.held_accounts) < MAX_LINKED_ACCOUNTS:
-        state.held_accounts.append(s.account)
-        changed = True
-    if not changed:
+    if not state.link(s.account, s.held):
         return []
     count = IdentityCount(s.ts_ms, s.ingest_ms, key, len(state.accounts), len(state.held_accounts))
     emits = _to_accounts(state, count)

@@ -29,6 +29,7 @@ from streams.topics import ACCOUNT_SIGNALS, IDENTITY_SIGNALS, REGISTRY, TELECOM,
 
 # Order of topics for events with the same timestamp: links before calls before money.
 REPLAYED_TOPICS = (REGISTRY.name, TELECOM.name, TRANSFERS.name, VICTIM_REPORTS.name)
+_ACCOUNTS, _IDENTITIES = ACCOUNT_SIGNALS.name, IDENTITY_SIGNALS.name
 DECODERS = {
     REGISTRY.name: codec.decode_registry,
     TELECOM.name: codec.decode_telecom,
@@ -136,9 +137,10 @@ class Replayer:
 
     def apply(self, topic: str, key: str, signal: Signal) -> list[Emit]:
         """One signal into one keyed state: exactly what a live agent does per message."""
-        if topic == ACCOUNT_SIGNALS.name:
-            state = self.accounts.get(key) or AccountState()
-            self.accounts[key] = state
+        if topic == _ACCOUNTS:
+            state = self.accounts.get(key)
+            if state is None:
+                state = self.accounts[key] = AccountState()
             reason = engine.rejection(state, signal)
             if reason is not None:
                 if reason == "late_event":
@@ -153,10 +155,11 @@ class Replayer:
                 vec = engine.vector(state, signal)  # type: ignore[arg-type]
                 emits += self.on_scored(key, state, signal, vec)  # type: ignore[arg-type]
             return emits
-        if topic != IDENTITY_SIGNALS.name:
+        if topic != _IDENTITIES:
             return []  # case updates: a victim's case is a live view, not an input to features
-        ident = self.identities.get(key) or IdentityState()
-        self.identities[key] = ident
+        ident = self.identities.get(key)
+        if ident is None:
+            ident = self.identities[key] = IdentityState()
         return identity.update(ident, key, signal)
 
     def run(self, data_dir: str | Path, until_ms: int | None = None) -> None:

@@ -3,6 +3,10 @@
 Every change to an account's or identity's state arrives as one of these, keyed by the
 state it changes, so each state has exactly one writer (the worker owning its partition).
 Encoded as compact JSON arrays with a one-letter tag: cheap, debuggable with kcat.
+
+Signals are plain slotted records, not frozen ones: a frozen dataclass's ``__init__`` goes
+through ``object.__setattr__`` once per field (about 8 times the cost of a plain one) and
+a signal is built for nearly every keyed event. Nothing changes a signal once made.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import ClassVar
 import orjson
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Signal:
     TAG: ClassVar[str] = ""
     ts_ms: int  # event time of what caused it
@@ -25,7 +29,7 @@ class Signal:
 Emit = tuple[str, str, Signal]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TransferOut(Signal):
     """This account sent money (to the payer's partition)."""
 
@@ -38,7 +42,7 @@ class TransferOut(Signal):
     msisdn_hash: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TransferIn(Signal):
     """This account received money, with what the payer's side knew at that moment."""
 
@@ -54,7 +58,7 @@ class TransferIn(Signal):
     payer_taint_hops: int  # hops from a held/traced account, -1 = none
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RegistryUpdate(Signal):
     TAG: ClassVar[str] = "r"
     opened_ts_ms: int
@@ -63,7 +67,7 @@ class RegistryUpdate(Signal):
     device_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IdentityCount(Signal):
     """How many accounts share one of this account's phone, device or national-ID hashes."""
 
@@ -73,7 +77,7 @@ class IdentityCount(Signal):
     held_accounts_count: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PhoneContext(Signal):
     """Telecom facts about a phone linked to this account, pushed by the phone's owner."""
 
@@ -85,7 +89,7 @@ class PhoneContext(Signal):
     calls_24h: int  # the linked phone's own outgoing call velocity
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Link(Signal):
     """An account uses this identity (phone, device, national ID)."""
 
@@ -94,7 +98,7 @@ class Link(Signal):
     held: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallMade(Signal):
     TAG: ClassVar[str] = "c"
     event_id: str
@@ -102,7 +106,7 @@ class CallMade(Signal):
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallReceived(Signal):
     TAG: ClassVar[str] = "k"
     event_id: str
@@ -113,20 +117,20 @@ class CallReceived(Signal):
     caller_sim_age_ms: int  # -1 unknown
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SimChange(Signal):
     TAG: ClassVar[str] = "s"
     event_id: str
     kind: str  # sim_swap, sim_register
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScamReported(Signal):
     TAG: ClassVar[str] = "x"
     event_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VictimReported(Signal):
     """A victim's report, at the victim's account, which remembers where its money went."""
 
@@ -137,7 +141,7 @@ class VictimReported(Signal):
     police_complaint_ref: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Taint(Signal):
     """Traced money of a case reached this account through ``transfer_id``."""
 
@@ -157,7 +161,7 @@ class Taint(Signal):
 # -- hold lifecycle (to the held account) ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HoldAcked(Signal):
     """The bank answered one of this account's requests (``freeze.acks.v1``)."""
 
@@ -168,7 +172,7 @@ class HoldAcked(Signal):
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HoldAppealed(Signal):
     """An appeal against one of this account's holds, or a police extension (``hold.appeals.v1``)."""
 
@@ -180,14 +184,14 @@ class HoldAppealed(Signal):
     police_ref: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExpiryCheck(Signal):
     """The worker clock says it is ``ts_ms``: release this account's holds that expired by then."""
 
     TAG: ClassVar[str] = "e"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExtendHold(Signal):
     """A police complaint reached the case: run this hold 7 days from the complaint."""
 
@@ -198,7 +202,7 @@ class ExtendHold(Signal):
     complaint_ts_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Confirmed(Signal):
     """At an identity: a linked account is a confirmed mule; its ring goes to review."""
 
@@ -207,7 +211,7 @@ class Confirmed(Signal):
     case_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RingReview(Signal):
     """This account shares ``identity`` with confirmed mule ``source``: review it, don't hold it."""
 
@@ -220,7 +224,7 @@ class RingReview(Signal):
 # -- case updates (to the case, keyed by case id) ------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CaseReported(Signal):
     TAG: ClassVar[str] = "R"
     case_id: str
@@ -230,7 +234,7 @@ class CaseReported(Signal):
     police_ref: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CaseHop(Signal):
     """Traced money reached ``account``: an edge of the trail and what was decided there."""
 
@@ -251,7 +255,7 @@ class CaseHop(Signal):
     legal_basis: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CaseHold(Signal):
     """One of the case's holds changed status (acknowledged, extended, released)."""
 
@@ -266,7 +270,7 @@ class CaseHold(Signal):
     legal_basis: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CaseRefund(Signal):
     TAG: ClassVar[str] = "F"
     case_id: str
@@ -275,7 +279,7 @@ class CaseRefund(Signal):
     amount_satang: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CaseRefunded(Signal):
     """The bank paid ``amount_satang`` of the money held at ``account`` back to this case's victim."""
 

@@ -17,12 +17,13 @@ as new.
 
 from __future__ import annotations
 
-import json
 import struct
 from array import array
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
+
+import orjson
 
 from features.windows import Flow
 
@@ -62,9 +63,6 @@ _ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BBI")
 # version, kind, ints, applied pairs, links length
 _IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qBI")
 _TUPLE_ROWS = ("o", "t", "r", "h", "u")  # trace-memory parts whose rows are tuples
-# Built once: json.dumps/loads with options build a new encoder per call (~5 us).
-_JSON_OUT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_JSON_IN = json.JSONDecoder().decode
 
 
 def _setter(names: tuple[str, ...]):  # noqa: ANN202
@@ -88,7 +86,7 @@ class _TraceMemory:
     def parse(raw: bytes) -> dict[str, list]:
         if not raw:
             return {}
-        doc = _JSON_IN(raw.decode())
+        doc = orjson.loads(raw)
         for key in _TUPLE_ROWS:
             if key in doc:
                 doc[key] = [tuple(row) for row in doc[key]]
@@ -97,7 +95,7 @@ class _TraceMemory:
     @staticmethod
     def dump(doc: dict[str, list]) -> bytes:
         kept = {k: v for k, v in doc.items() if v}
-        return _JSON_OUT(kept).encode() if kept else b""
+        return orjson.dumps(kept) if kept else b""
 
 
 @dataclass(slots=True)
@@ -301,34 +299,42 @@ class IdentityState:
     applied: array = field(default_factory=lambda: array("q"))  # as AccountState.applied
     _links: list[list[str]] | None = field(default=None, repr=False)
     _links_raw: bytes = field(default=b"", repr=False)
-    _links_touched: bool = field(default=False, repr=False)  # as AccountState._memory_touched
+    _links_touched: bool = field(default=False, repr=False)  # changed since the last encode
 
     def _linked(self) -> list[list[str]]:
         if self._links is None:
-            self._links = _JSON_IN(self._links_raw.decode()) if self._links_raw else [[], []]
-        self._links_touched = True
+            self._links = orjson.loads(self._links_raw) if self._links_raw else [[], []]
         return self._links
 
     @property
     def accounts(self) -> list[str]:
+        """The linked accounts, oldest first (read only: ``link`` changes them)."""
         return self._linked()[0]
-
-    @accounts.setter
-    def accounts(self, values: list[str]) -> None:
-        self._linked()[0] = values
 
     @property
     def held_accounts(self) -> list[str]:
+        """The linked accounts known to be held (read only: ``link`` changes them)."""
         return self._linked()[1]
 
-    @held_accounts.setter
-    def held_accounts(self, values: list[str]) -> None:
-        self._linked()[1] = values
+    def link(self, account: str, held: bool) -> bool:
+        """Add ``account`` (and to the held ones if ``held``), each bounded by
+        ``MAX_LINKED_ACCOUNTS``; True if anything changed. Only a change is encoded again:
+        most signals at an identity just read who is behind it."""
+        accounts, held_accounts = self._linked()
+        changed = False
+        if account not in accounts and len(accounts) < MAX_LINKED_ACCOUNTS:
+            accounts.append(account)
+            changed = True
+        if held and account not in held_accounts and len(held_accounts) < MAX_LINKED_ACCOUNTS:
+            held_accounts.append(account)
+            changed = True
+        self._links_touched |= changed
+        return changed
 
     def to_bytes(self) -> bytes:
         links = self._links_raw
         if self._links_touched:
-            links = self._links_raw = _JSON_OUT(self._links).encode() if any(self._links) else b""  # type: ignore[arg-type]
+            links = self._links_raw = orjson.dumps(self._links) if any(self._links) else b""  # type: ignore[arg-type]
             self._links_touched = False
         head = _IDENTITY_HEAD.pack(STATE_VERSION, _IDENTITY, *_identity_ints(self), len(self.applied) // 2,
                                    len(links))
@@ -337,7 +343,8 @@ class IdentityState:
     @classmethod
     def from_bytes(cls, raw: bytes) -> IdentityState:
         """Examples:
-        >>> s = IdentityState(scam_reports=2); s.accounts.append("KTB:1"); s.calls_out.add(5, 1, 9)
+        >>> s = IdentityState(scam_reports=2); s.link("KTB:1", False); s.calls_out.add(5, 1, 9)
+        True
         >>> t = IdentityState.from_bytes(s.to_bytes())
         >>> (t.scam_reports, t.accounts, t.held_accounts, len(t.calls_out))
         (2, ['KTB:1'], [], 1)

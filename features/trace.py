@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from operator import itemgetter
 
 from features.signals import CaseHop, CaseReported, Emit, Taint, TransferOut, VictimReported
 from features.state import MAX_RECENT_OUT, MAX_REPORTED, MAX_TAINTS, MAX_UNMATCHED_REPORTS, AccountState
@@ -38,6 +39,7 @@ MIN_TRACED_SATANG = 10_000
 
 
 CASHED_OUT = ""  # recent_out destination of a cash withdrawal
+_row_ts = itemgetter(1)  # of a recent_out row
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +64,13 @@ class TraceHit:
 def remember_out(state: AccountState, s: TransferOut) -> None:
     """Keep this outgoing transfer for later reports; forget what is too old or too many."""
     dst = CASHED_OUT if s.channel in CASH_CHANNELS else s.counterparty
-    state.recent_out.append((s.transfer_id, s.ts_ms, dst, s.amount_satang))
-    if len(state.recent_out) > 1 and s.ts_ms < state.recent_out[-2][1]:
-        state.recent_out.sort(key=lambda row: row[1])
+    rows = state.recent_out
+    rows.append((s.transfer_id, s.ts_ms, dst, s.amount_satang))
+    if len(rows) > 1 and s.ts_ms < rows[-2][1]:
+        rows.sort(key=_row_ts)
     horizon = state.last_event_ts_ms - TRACE_HISTORY_MS
-    state.recent_out = [row for row in state.recent_out if row[1] >= horizon][-MAX_RECENT_OUT:]
+    if rows[0][1] < horizon or len(rows) > MAX_RECENT_OUT:  # rebuilt only when something goes
+        state.recent_out = [row for row in rows if row[1] >= horizon][-MAX_RECENT_OUT:]
 
 
 def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
@@ -208,6 +212,8 @@ def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] 
 def forward_live(state: AccountState, key: str, s: TransferOut) -> list[Emit]:
     """A tainted account moving money after the report taints the receiver at once."""
     emits: list[Emit] = []
+    if not state.taints:  # the usual case: no traced money here to forward
+        return emits
     row = next((i for i in range(len(state.recent_out) - 1, -1, -1) if state.recent_out[i][0] == s.transfer_id), None)
     if row is None:
         return emits

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from collections import Counter
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -44,6 +45,16 @@ def too_late(ts_ms: int, watermark_ms: int) -> bool:
     return ts_ms < watermark_ms - ALLOWED_LATENESS_MS
 
 
+def _uncount(counts: dict[int, int], counterparties: array[int]) -> None:
+    """Take events out of a window's per-counterparty counts."""
+    for cp in counterparties:
+        left = counts[cp] - 1
+        if left:
+            counts[cp] = left
+        else:
+            del counts[cp]
+
+
 class Flow:
     """Events of one direction (in or out), sorted by time, within ``RETENTION_MS``.
 
@@ -60,11 +71,14 @@ class Flow:
         [(2, 500, 300, 2), (3, 1000, 500, 2)]
     """
 
-    __slots__ = ("data", "n")
+    __slots__ = ("data", "n", "_distinct")
 
     def __init__(self) -> None:
         self.data: array[int] = array("q")  # ts[0:n] + amount[n:2n] + counterparty[2n:3n]
         self.n = 0
+        # The last ``count_distinct`` window as (lo, hi, events per counterparty in [lo, hi)):
+        # derived, never encoded; kept so the next window is counted from its difference.
+        self._distinct: tuple[int, int, dict[int, int]] | None = None
 
     def __len__(self) -> int:
         return self.n
@@ -85,6 +99,8 @@ class Flow:
         """Insert in time order; a late event lands in its place, not at the end."""
         data, n = self.data, self.n
         i = n if not n or ts_ms >= data[n - 1] else bisect_right(data, ts_ms, 0, n)
+        if i < n:
+            self._distinct = None  # a late event shifts the positions it counted
         data.insert(2 * n + i, counterparty)
         data.insert(n + i, amount_satang)
         data.insert(i, ts_ms)
@@ -100,6 +116,16 @@ class Flow:
 
     def _drop_first(self, k: int) -> None:
         data, n = self.data, self.n
+        distinct = self._distinct
+        if distinct is not None:  # keep the counted window in step (see ``count_distinct``)
+            lo, hi, counts = distinct
+            if k >= hi:
+                self._distinct = None
+            else:
+                if k > lo:
+                    _uncount(counts, data[2 * n + lo:2 * n + k])
+                    lo = k
+                self._distinct = (lo - k, hi - k, counts)
         del data[2 * n:2 * n + k]
         del data[n:n + k]
         del data[:k]
@@ -110,13 +136,27 @@ class Flow:
         return self.nested(at_ms, (span_ms,))[0]
 
     def count_distinct(self, at_ms: int, span_ms: int) -> tuple[int, int]:
-        """(count, distinct counterparties) of ``window``, without the sums (a phone's call velocity)."""
+        """(count, distinct counterparties) of ``window``, without the sums (a phone's call velocity).
+
+        Asked again for a window that slid forward (the next call of a busy phone), it
+        counts only the events that entered and left: a scam phone's day holds hundreds.
+        """
         data, n = self.data, self.n
         if not n:
             return 0, 0
         hi = n if data[n - 1] <= at_ms else bisect_right(data, at_ms, 0, n)
         lo = bisect_right(data, at_ms - span_ms, 0, hi)
-        return hi - lo, len(set(data[2 * n + lo:2 * n + hi]))
+        cps = 2 * n
+        last = self._distinct
+        if last is None or lo < last[0] or hi < last[1] or lo > last[1]:
+            counts = Counter(data[cps + lo:cps + hi])
+        else:
+            last_lo, last_hi, counts = last
+            _uncount(counts, data[cps + last_lo:cps + lo])
+            for cp in data[cps + last_hi:cps + hi]:
+                counts[cp] = counts.get(cp, 0) + 1
+        self._distinct = (lo, hi, counts)
+        return hi - lo, len(counts)
 
     def nested(self, at_ms: int, spans_ms: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
         """``window`` for several spans, shortest first, in one pass over the longest.
@@ -133,16 +173,29 @@ class Flow:
         figures = (0, 0, 0, 0)
         count = total = biggest = 0
         seen: set[int] = set()
+        oldest, cps = data[0], 2 * n
         for span in spans_ms:
-            lo = bisect_right(data, at_ms - span, 0, inner) if inner else 0
+            if not inner:  # every event is counted: the longer windows hold the same
+                out.append(figures)
+                continue
+            start = at_ms - span
+            lo = 0 if oldest > start else bisect_right(data, start, 0, inner)
             if lo < inner:
-                ring = data[n + lo:n + inner]
-                total += sum(ring)
-                top = max(ring)
-                if top > biggest:
-                    biggest = top
-                seen.update(data[2 * n + lo:2 * n + inner])
-                count += inner - lo
+                if inner - lo == 1:  # the usual ring of a quiet account: no slices
+                    amount = data[n + lo]
+                    total += amount
+                    if amount > biggest:
+                        biggest = amount
+                    seen.add(data[cps + lo])
+                    count += 1
+                else:
+                    ring = data[n + lo:n + inner]
+                    total += sum(ring)
+                    top = max(ring)
+                    if top > biggest:
+                        biggest = top
+                    seen.update(data[cps + lo:cps + inner])
+                    count += inner - lo
                 inner = lo
                 figures = (count, total, biggest, len(seen))
             out.append(figures)
@@ -183,4 +236,5 @@ class Flow:
         flow.data = data = array("q")
         data.frombytes(buf[pos:end])
         flow.n = n
+        flow._distinct = None
         return flow, end

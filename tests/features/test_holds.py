@@ -141,7 +141,8 @@ def test_held_ack_confirms_proposes_refund_pro_rata_and_reviews_the_ring() -> No
     confirmed = [e for e in fx.emits if e[0] == IDENTITY_SIGNALS.name]
     assert {e[1] for e in confirmed} == {"ph_shared", "dev_1"}
     ident = IdentityState()
-    ident.accounts = [KEY, "KTB:sibling"]
+    for account in (KEY, "KTB:sibling"):
+        ident.link(account, held=False)
     [(topic, member, review)] = holds.ring_members(ident, "ph_shared", confirmed[0][2])
     assert (topic, member) == (ACCOUNT_SIGNALS.name, "KTB:sibling")
     sibling = AccountState()

@@ -164,3 +164,24 @@ def test_engine_refuses_late_transfers_and_counts_the_rest_exactly(stream) -> No
                 assert vec[col[f"in_max_thb_{name}"]] == biggest / 100
             if f"in_distinct_{name}" in col:
                 assert vec[col[f"in_distinct_{name}"]] == distinct
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3 * 86_400_000), st.integers(0, 40), st.sampled_from((0, 1, 3))),
+                max_size=400),
+       st.sampled_from((60_000, HOUR_MS, 86_400_000)))
+@example([(i * 1_000, i % 7, 0) for i in range(MAX_EVENTS + 200)], 86_400_000)  # the size bound cuts the window
+def test_distinct_counts_stay_exact_while_the_window_slides(calls, span) -> None:
+    """A phone's call velocity is counted from the last window's difference; any arrival
+    order, expiry (also inside the counted window) and the size bound still give the
+    brute-force figures over what the flow keeps."""
+    flow = Flow()
+    latest = 0
+    for ts, callee, expiry in calls:
+        flow.add(ts, 10**6, callee)  # an amount no callee has: a misplaced slice shows
+        latest = max(latest, ts)
+        if expiry:
+            flow.expire_before(latest - span // expiry)
+        kept = list(zip(flow.ts, flow.amount, flow.cp, strict=True))
+        expected = brute(kept, ts, span)
+        assert flow.count_distinct(ts, span) == (expected[0], expected[3])
