@@ -146,9 +146,11 @@ def _on_registry(state: AccountState, key: str, s: RegistryUpdate) -> list[Emit]
     return _links(key, s, new, is_held(state, s.ts_ms))
 
 
+_COUNT_ATTRS = {"ph": "phone_accounts", "dev": "device_accounts", "nid": "nid_accounts"}  # by identity prefix
+
+
 def _on_identity_count(state: AccountState, s: IdentityCount) -> None:
-    kind = s.identity.split("_", 1)[0]
-    attr = {"ph": "phone_accounts", "dev": "device_accounts", "nid": "nid_accounts"}.get(kind)
+    attr = _COUNT_ATTRS.get(s.identity.split("_", 1)[0])
     if attr:
         setattr(state, attr, max(getattr(state, attr), s.accounts_count))
     state.held_identity_links = max(state.held_identity_links, s.held_accounts_count)
@@ -183,9 +185,12 @@ def is_duplicate(state: AccountState, signal: Signal) -> bool:
 
 def rejection(state: AccountState, signal: Signal) -> str | None:
     """Why this signal must not be applied to this account (a dead-letter reason), or None."""
-    if is_late(state, signal):
+    kind = type(signal)
+    if kind is not TransferOut and kind is not TransferIn:  # only money can be late or a re-send
+        return None
+    if too_late(signal.ts_ms, state.last_event_ts_ms):
         return "late_event"
-    if is_duplicate(state, signal):
+    if kind is TransferOut and is_duplicate(state, signal):
         return "duplicate_id"
     return None
 
@@ -195,26 +200,27 @@ def update(state: AccountState, key: str, signal: Signal, endpoints: frozenset[s
     """Apply one signal to an account: the signals other keyed states must receive, and
     traced money that reached it (for the policy to hold or review). A late transfer
     (``is_late``) changes nothing."""
-    if isinstance(signal, Taint):
-        return trace.on_taint(state, key, signal, endpoints)
+    if type(signal) is Taint:
+        return trace.on_taint(state, key, signal, endpoints)  # type: ignore[arg-type]
     return _update_features(state, key, signal), None
 
 
 def _update_features(state: AccountState, key: str, signal: Signal) -> list[Emit]:
-    if is_late(state, signal):
-        return []
-    if isinstance(signal, VictimReported):
-        return trace.on_report(state, key, signal)
-    if isinstance(signal, TransferOut):
-        return _on_transfer_out(state, key, signal)
-    if isinstance(signal, TransferIn):
-        _on_transfer_in(state, signal)
-    elif isinstance(signal, RegistryUpdate):
-        return _on_registry(state, key, signal)
-    elif isinstance(signal, IdentityCount):
-        _on_identity_count(state, signal)
-    elif isinstance(signal, PhoneContext):
-        _on_phone_context(state, signal)
+    kind = type(signal)  # one lookup instead of a chain of isinstance checks per event
+    if kind is TransferOut or kind is TransferIn:
+        if too_late(signal.ts_ms, state.last_event_ts_ms):
+            return []
+        if kind is TransferOut:
+            return _on_transfer_out(state, key, signal)  # type: ignore[arg-type]
+        _on_transfer_in(state, signal)  # type: ignore[arg-type]
+    elif kind is PhoneContext:
+        _on_phone_context(state, signal)  # type: ignore[arg-type]
+    elif kind is IdentityCount:
+        _on_identity_count(state, signal)  # type: ignore[arg-type]
+    elif kind is RegistryUpdate:
+        return _on_registry(state, key, signal)  # type: ignore[arg-type]
+    elif kind is VictimReported:
+        return trace.on_report(state, key, signal)  # type: ignore[arg-type]
     return []
 
 

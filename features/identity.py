@@ -28,6 +28,7 @@ from streams.topics import ACCOUNT_SIGNALS, IDENTITY_SIGNALS
 VELOCITY_LEVELS = (20, 50, 100)  # calls/day; >100 gets a number suspended (NBTC rule, brief)
 RISKY_DISTINCT_CALLEES_24H = 30
 NEW_SIM_MS = 7 * DAY_MS
+_ACCOUNTS, _IDENTITIES = ACCOUNT_SIGNALS.name, IDENTITY_SIGNALS.name
 
 
 def is_risky_caller(s: CallReceived) -> bool:
@@ -47,10 +48,6 @@ def _velocity(state: IdentityState, at_ms: int) -> tuple[int, int]:
     return state.calls_out.count_distinct(at_ms, DAY_MS)
 
 
-def _level(calls_24h: int) -> int:
-    return bisect_right(VELOCITY_LEVELS, calls_24h)  # how many levels it has reached
-
-
 def _context(state: IdentityState, key: str, signal: Signal) -> PhoneContext:
     sim = max(state.sim_change_ts_ms, state.sim_register_ts_ms)
     return PhoneContext(signal.ts_ms, signal.ingest_ms, key, state.risky_call_ts_ms,
@@ -64,24 +61,22 @@ def _has_telecom(state: IdentityState) -> bool:
 
 
 def _to_accounts(state: IdentityState, signal: Signal) -> list[Emit]:
-    return [(ACCOUNT_SIGNALS.name, account, signal) for account in state.accounts]
+    return [(_ACCOUNTS, account, signal) for account in state.accounts]
 
 
 def update(state: IdentityState, key: str, signal: Signal) -> list[Emit]:
     """Apply one signal to an identity; return the signals for accounts and other phones."""
-    if isinstance(signal, Link):
-        return _on_link(state, key, signal)
-    is_phone = key.startswith("ph_")
-    if isinstance(signal, CallMade):
-        state.calls_out.expire_before(signal.ts_ms - HORIZON_MS)
-        state.calls_out.add(signal.ts_ms, 1, counterparty_id(signal.callee))
-        calls, distinct = _velocity(state, signal.ts_ms)
+    if isinstance(signal, CallMade):  # most of a phone's traffic: kept to the point
+        ts, calls_out = signal.ts_ms, state.calls_out
+        calls_out.expire_before(ts - HORIZON_MS)
+        calls_out.add(ts, 1, counterparty_id(signal.callee))
+        calls, distinct = calls_out.count_distinct(ts, DAY_MS)
         sim = state.sim_register_ts_ms
-        emits: list[Emit] = [(IDENTITY_SIGNALS.name, signal.callee, CallReceived(
-            signal.ts_ms, signal.ingest_ms, signal.event_id, key, calls, distinct,
-            state.scam_reports, signal.ts_ms - sim if sim >= 0 else -1,
+        emits: list[Emit] = [(_IDENTITIES, signal.callee, CallReceived(
+            ts, signal.ingest_ms, signal.event_id, key, calls, distinct,
+            state.scam_reports, ts - sim if sim >= 0 else -1,
         ))]
-        level = _level(calls)
+        level = bisect_right(VELOCITY_LEVELS, calls)  # how many levels it has reached
         if level != state.pushed_velocity_level:
             state.pushed_velocity_level = level
             emits += _to_accounts(state, _context(state, key, signal))
@@ -96,12 +91,14 @@ def update(state: IdentityState, key: str, signal: Signal) -> list[Emit]:
             state.sim_register_ts_ms = max(state.sim_register_ts_ms, signal.ts_ms)
         else:
             state.sim_change_ts_ms = max(state.sim_change_ts_ms, signal.ts_ms)
+    elif isinstance(signal, Link):
+        return _on_link(state, key, signal)
     elif isinstance(signal, ScamReported):
         state.scam_reports += 1
         return []
     else:
         return []
-    return _to_accounts(state, _context(state, key, signal)) if is_phone else []
+    return _to_accounts(state, _context(state, key, signal)) if key.startswith("ph_") else []
 
 
 def _on_link(state: IdentityState, key: str, s: Link) -> list[Emit]:
