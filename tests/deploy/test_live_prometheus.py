@@ -61,6 +61,9 @@ def prometheus(worker: RunningWorker, tmp_path_factory):
 NEEDS_TRAFFIC = ("muleguard_events_rejected_total", "muleguard_review_decisions_total",
                  "muleguard_freeze_requests_total", "muleguard_held_amount_thb_total",
                  "muleguard_shadow_agreement_total", "muleguard_score_psi", "muleguard_trace_hops_count")
+# Gauges a worker timer sets on its own schedule (cases are counted every CASES_INTERVAL_S, and a
+# timer sleeps before its first run): their series exist, at any value, once the timer has run.
+PERIODIC_GAUGES = ("muleguard_cases", "muleguard_feature_state_accounts", "muleguard_consumer_lag_messages")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,8 @@ def traffic(module_broker, worker: RunningWorker, prometheus: ph.PrometheusServe
     """The worker's model also runs as its own shadow challenger (so the agreement panel has
     data), then two malformed transfers, then a simulated world streamed with `muleguard
     simulate --broker` (as the compose file does); returns the wall-clock window (start, end)
-    in which Prometheus has seen every series of NEEDS_TRAFFIC. The stream keeps flowing."""
+    in which Prometheus has seen every series of NEEDS_TRAFFIC and PERIODIC_GAUGES. The stream
+    keeps flowing."""
     from topologies.cli import main
 
     registry = str(tmp_path_factory.mktemp("registry"))
@@ -85,11 +89,12 @@ def traffic(module_broker, worker: RunningWorker, prometheus: ph.PrometheusServe
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
 
-    missing = list(NEEDS_TRAFFIC)
+    missing = [*NEEDS_TRAFFIC, *PERIODIC_GAUGES]
 
     def seen_by_prometheus() -> bool:
         assert worker.alive(), "worker died"
-        missing[:] = [name for name in NEEDS_TRAFFIC if not prometheus.query(f"sum({name}) > 0")]
+        missing[:] = [*(name for name in NEEDS_TRAFFIC if not prometheus.query(f"sum({name}) > 0")),
+                      *(name for name in PERIODIC_GAUGES if not prometheus.query(f"count({name})"))]
         return not missing
 
     try:
