@@ -6,7 +6,7 @@ Latency objectives are 0.25 s, 1 s and 5 s, so each is an exact histogram bucket
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, GCCollector, Histogram, Info, ProcessCollector
 
 from models.drift import SCORE_BUCKETS  # the model card's reference uses the same buckets
 
@@ -19,6 +19,7 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         ProcessCollector(registry=r)  # process_cpu_seconds_total, memory, fds for the SRE dashboard
+        GCCollector(registry=r)  # python_gc_collections_total by generation (runtime.tune_gc)
         self.events_consumed = Counter(
             "muleguard_events_consumed_total", "Input and internal messages consumed.", ["topic"], registry=r)
         self.signals_sent = Counter(

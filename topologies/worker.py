@@ -18,8 +18,10 @@ def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
     """Blocks until the worker stops (SIGTERM/SIGINT)."""
     from faust.worker import Worker
 
+    from topologies import runtime
     from topologies.app import create_app
 
+    runtime.tune_gc()
     pipeline = create_app(settings)
     worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

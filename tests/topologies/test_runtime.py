@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import math
 from collections.abc import Iterator
@@ -865,3 +866,24 @@ def test_settings_are_plain_app_kwargs(tmp_path: Path) -> None:
     assert options["block_cache_size"] == 16 << 20 and options["driver"] == "rocksdict"
     assert runtime.rocksdb_options() is not runtime.rocksdb_options()  # Faust pops keys from it
     assert math.isclose(settings_["producer_linger"], 0.02)
+
+
+def test_tune_gc_sets_the_stream_thresholds_and_hands_back_the_previous_ones() -> None:
+    before = gc.get_threshold()
+    previous = runtime.tune_gc()
+    try:
+        assert previous == before
+        assert gc.get_threshold() == runtime.GC_THRESHOLDS
+        assert runtime.GC_THRESHOLDS[0] > before[0]  # the point: a far larger young generation
+    finally:
+        gc.set_threshold(*previous)
+    assert gc.get_threshold() == before
+
+
+def test_worker_metrics_expose_the_collectors_activity() -> None:
+    from prometheus_client import generate_latest
+
+    from topologies.metrics import Metrics
+
+    exposition = generate_latest(Metrics().registry).decode()
+    assert 'python_gc_collections_total{generation="0"}' in exposition
