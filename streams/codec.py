@@ -12,6 +12,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+import orjson
+
 from streams.contracts import (
     ACK_STATUSES,
     APPEAL_DECIDERS,
@@ -221,6 +223,45 @@ def _too_deep(raw: bytes) -> bool:
     return False
 
 
+def parse_json(raw: bytes) -> Any:
+    """What ``json.loads(raw, parse_float=Decimal)`` returns or raises, through orjson when
+    that is the same answer (several times faster: JSON was a tenth of a worker's time).
+
+    orjson reads floats as binary floats (an amount of 0.1 THB must stay exact) and refuses
+    some input the stdlib accepts (NaN, UTF-16, a byte-order mark, lone surrogates, integers
+    beyond 64 bits). A document holding a float, and anything orjson refuses, goes to the
+    stdlib decoder, so which documents are accepted, and their values, stay the stdlib's.
+
+    Examples:
+        >>> parse_json(b'{"amount": 0.1, "n": 2}'), parse_json(b'{"amount": "0.10"}')
+        ({'amount': Decimal('0.1'), 'n': 2}, {'amount': '0.10'})
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _stdlib_json(raw)
+    return _stdlib_json(raw) if _holds_float(obj) else obj
+
+
+def _stdlib_json(raw: bytes) -> Any:
+    return _JSON_DECIMAL(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads does
+
+
+def _holds_float(obj: Any) -> bool:
+    kind = type(obj)
+    if kind is dict:
+        values = obj.values()
+    elif kind is list:
+        values = obj
+    else:
+        return kind is float
+    for value in values:
+        kind = type(value)
+        if kind is float or ((kind is dict or kind is list) and _holds_float(value)):
+            return True
+    return False
+
+
 def _decode(raw: bytes | None, now_ms: int | None, build: Callable[[_Fields], T]) -> T | Rejection:
     if raw is None:  # a record with a null value (a tombstone): nothing to decode
         return Rejection("malformed_json", "the message has no value (null)")
@@ -229,7 +270,7 @@ def _decode(raw: bytes | None, now_ms: int | None, build: Callable[[_Fields], T]
     if _too_deep(raw):
         return Rejection("too_deep", f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        obj = _JSON_DECIMAL(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads does
+        obj = parse_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return Rejection("malformed_json", str(exc)[:200])
     if not isinstance(obj, dict):

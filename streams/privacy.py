@@ -15,11 +15,20 @@ from functools import lru_cache
 
 DEV_KEY = "muleguard-development-key-not-for-production"
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{7,15}$")
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 
 def pseudonym_key() -> bytes:
-    """The active key, read from the environment when first needed."""
-    return os.environ.get("MULEGUARD_PSEUDONYM_KEY", DEV_KEY).encode()
+    """The active key, read from the environment when first needed (then kept: a worker
+    hashes every identifier it reads, and an environment lookup cost more than the hash).
+    A key change takes a restart, as rotation does anyway (docs/privacy.md)."""
+    global _KEY  # noqa: PLW0603 - one process-wide value, set once
+    if _KEY is None:
+        _KEY = os.environ.get("MULEGUARD_PSEUDONYM_KEY", DEV_KEY).encode()
+    return _KEY
+
+
+_KEY: bytes | None = None
 
 
 def normalise_msisdn(raw: str) -> str | None:
@@ -35,7 +44,7 @@ def normalise_msisdn(raw: str) -> str | None:
     """
     if not _PHONE.match(raw):
         return None
-    digits = re.sub(r"[^0-9]", "", raw)
+    digits = _NOT_DIGITS.sub("", raw)
     if digits.startswith("0"):
         digits = "66" + digits[1:]
     return digits if 9 <= len(digits) <= 13 else None

@@ -19,15 +19,29 @@ from topologies.settings import KafkaSecurity
 
 
 class _Pending:
-    """Delivery count of one batch, resolved on the event loop when it reaches zero."""
+    """Deliveries of one batch, resolved on the event loop once all are acknowledged.
 
-    __slots__ = ("count", "future", "error", "sealed")
+    ``sent`` is written only by the loop's thread (after each produce); ``acked`` and the
+    seal are under ``lock``, which the delivery callbacks take on librdkafka's poll thread.
+    ``delivered`` is a bound method, so a send allocates no closure and takes no lock.
+    """
 
-    def __init__(self) -> None:
-        self.count = 0
+    __slots__ = ("sent", "acked", "future", "error", "sealed", "lock", "loop")
+
+    def __init__(self, lock: threading.Lock, loop: asyncio.AbstractEventLoop) -> None:
+        self.sent = self.acked = 0
         self.future: asyncio.Future | None = None
         self.error: BaseException | None = None
         self.sealed = False
+        self.lock, self.loop = lock, loop
+
+    def delivered(self, err: Any, _message: Any) -> None:  # librdkafka's poll thread
+        with self.lock:
+            if err is not None and self.error is None:
+                self.error = RuntimeError(f"produce failed: {err}")
+            self.acked += 1
+            if self.sealed and self.acked == self.sent:
+                self.loop.call_soon_threadsafe(_resolve, self)
 
 
 class ConfluentSender:
@@ -74,29 +88,27 @@ class SendChannel:
     def __init__(self, sender: ConfluentSender, loop: asyncio.AbstractEventLoop) -> None:
         self.sender, self.loop = sender, loop
         self.produce = sender.producer.produce
-        self._current = _Pending()
+        self._current = _Pending(sender.lock, loop)
         self._flushed: list[asyncio.Future] = []
 
     def send(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
         pending = self._current
-        with self.sender.lock:
-            pending.count += 1
         while True:
             try:
-                self.produce(topic, value, key, headers=headers,
-                             on_delivery=lambda err, _m: self._delivered(pending, err))
-                return
+                self.produce(topic, value, key, headers=headers, on_delivery=pending.delivered)
+                break
             except BufferError:  # local queue full: let librdkafka drain it
                 self.sender.producer.poll(0.01)
+        pending.sent += 1  # counted once queued: a delivery before this finds the batch unsealed
 
     async def flush(self) -> asyncio.Future:
         """The future of everything sent since the last flush (already done if nothing is pending)."""
-        pending, self._current = self._current, _Pending()
+        pending, self._current = self._current, _Pending(self.sender.lock, self.loop)
         future = self.loop.create_future()
         with self.sender.lock:
             pending.future = future
             pending.sealed = True
-            if pending.count == 0:
+            if pending.acked == pending.sent:
                 _resolve(pending)
         self._flushed.append(future)
         return future
@@ -105,14 +117,6 @@ class SendChannel:
         """The delivery futures of the flushes since the last call (``runtime.batches``' protocol)."""
         taken, self._flushed = self._flushed, []
         return taken
-
-    def _delivered(self, pending: _Pending, err: Any) -> None:  # librdkafka's poll thread
-        with self.sender.lock:
-            if err is not None and pending.error is None:
-                pending.error = RuntimeError(f"produce failed: {err}")
-            pending.count -= 1
-            if pending.count == 0 and pending.sealed:
-                self.loop.call_soon_threadsafe(_resolve, pending)
 
 
 class DeliveredFirst:

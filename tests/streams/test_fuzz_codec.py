@@ -241,3 +241,36 @@ def test_dead_letters_never_carry_raw_identifiers(digits: int) -> None:
     letter = dead_letter(raw, "t", 0, 0, rejection, NOW_MS)
     assert phone not in letter.raw and nid not in letter.raw and phone not in letter.detail
     assert phone[1:] not in letter.raw  # nor its 66-prefixed or +66 spelling's tail
+
+
+def _outcome(parse: Callable[[bytes], Any], raw: bytes) -> tuple[str, Any]:
+    try:
+        return "value", parse(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return "error", str(exc)
+
+
+def _stdlib_outcome(raw: bytes) -> tuple[str, Any]:
+    """The decoder before orjson: ``json.loads`` with exact decimals."""
+    from decimal import Decimal
+
+    return _outcome(lambda b: json.loads(b, parse_float=Decimal), raw)
+
+
+def _json_spellings(value: object) -> st.SearchStrategy[bytes]:
+    text = json.dumps(value, ensure_ascii=False)
+    return st.sampled_from([text.encode(), json.dumps(value).encode(), text.encode("utf-16"),
+                            b"\xef\xbb\xbf" + text.encode(), f" {text}\n".encode()])
+
+
+@fuzz(600)
+@given(st.one_of(json_values.flatmap(_json_spellings), st.binary(max_size=40),
+                 st.sampled_from([b'{"a": NaN}', b'{"a": 1, "a": 2}', b'{"a": "\\ud800"}', b'{"a": 1E2}',
+                                  b'{"a": 18446744073709551616}', b'{"a": -0}', b'{"a": 0.1}', b'[1, 2.50]',
+                                  b'{"a": [1, {"b": 2.5}]}', b'{"a": {"b": 0.1}}'])))
+def test_json_parsing_answers_exactly_as_the_stdlib_decimal_decoder(raw: bytes) -> None:
+    """orjson is only a shortcut: every value (types included: Decimal, never float) and
+    every rejection message is what the stdlib decoder gives."""
+    got, expected = _outcome(codec.parse_json, raw), _stdlib_outcome(raw)
+    assert got == expected
+    assert repr(got) == repr(expected)  # 1 == 1.0 == Decimal(1): the types must match too

@@ -67,6 +67,7 @@ def _register_one(p: Pipeline, topic_name: str) -> None:
             consumed.inc(len(events))
             outbox: list = []
             origins: list[bytes | None] = []
+            newest_ts_ms = -1
             for event in events:
                 message = event.message
                 record = decode(event.value, now_ms)
@@ -76,12 +77,15 @@ def _register_one(p: Pipeline, topic_name: str) -> None:
                                          message.offset, record, now_ms)
                     channel.send(DEADLETTER.name, topic_name.encode(), codec.encode_dead_letter(letter))
                     continue
-                last_ts.set(record.ts_ms / 1000)  # type: ignore[attr-defined]
-                time_lag.observe(max(now_ms - record.ts_ms, 0) / 1000)  # type: ignore[attr-defined]
+                ts_ms = record.ts_ms  # type: ignore[attr-defined]
+                newest_ts_ms = max(newest_ts_ms, ts_ms)
+                time_lag.observe(max(now_ms - ts_ms, 0) / 1000)
                 ingest_ms = int(message.timestamp * 1000) if message.timestamp else now_ms
                 emits = to_owner(record, ingest_ms)
                 origins += origin.origins_for(topic_name, message.partition, message.offset, len(emits))
                 outbox += emits
+            if newest_ts_ms >= 0:
+                last_ts.set(newest_ts_ms / 1000)  # the newest of the batch, not merely its last
             send_signals(p, channel, outbox, origins)
             stage.observe(time.perf_counter() - started)
 
