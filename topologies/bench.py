@@ -9,6 +9,7 @@ the same run (topologies/bench_baselines.py). `--quick` stops after the pure sta
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -72,6 +73,7 @@ def bench_features(data_dir: Path, batch_records: int = 1, cache_capacity: int =
     the 51-feature vector for scored events, state encode (once per key per batch),
     routing between states.
     Not counted: JSON decoding of records and signals, Kafka, RocksDB I/O, scoring.
+    The cyclic collector runs with the worker's thresholds (``runtime.tune_gc``).
     ``batch_records=1`` with ``cache_capacity=0`` is the worst case (a quiet worker whose
     keys are all cold: every event decodes and encodes its state); with the worker's cache
     (``MULEGUARD_STATE_CACHE``) a key touched again is not decoded again. CPU time of this
@@ -79,6 +81,7 @@ def bench_features(data_dir: Path, batch_records: int = 1, cache_capacity: int =
     """
     from features.replay import Replayer, read_data_dir
     from features.state import AccountState, IdentityState
+    from topologies.runtime import tune_gc
 
     records = [record for _, record in read_data_dir(data_dir)]
     vectors: list[np.ndarray] = []
@@ -94,13 +97,17 @@ def bench_features(data_dir: Path, batch_records: int = 1, cache_capacity: int =
         return apply(topic, key, signal)  # type: ignore[arg-type]
 
     replayer.apply = counted  # type: ignore[method-assign]
-    started = time.process_time()
-    for i in range(0, len(records), batch_records):
-        for record in records[i:i + batch_records]:
-            replayer.feed(record)
-        accounts.flush()
-        identities.flush()
-    elapsed = time.process_time() - started
+    previous_gc = tune_gc()  # the collector as the worker sets it (run_worker)
+    try:
+        started = time.process_time()
+        for i in range(0, len(records), batch_records):
+            for record in records[i:i + batch_records]:
+                replayer.feed(record)
+            accounts.flush()
+            identities.flush()
+        elapsed = time.process_time() - started
+    finally:
+        gc.set_threshold(*previous_gc)
     sizes = [len(raw) for raw in dict.values(accounts)]
     active = [len(raw) for raw in dict.values(accounts)
               if len((s := AccountState.from_bytes(raw)).inflow) + len(s.outflow)]
