@@ -42,6 +42,7 @@ PROCESS_METRICS: dict[str, str] = {
     "process_resident_memory_bytes": "gauge",
     "process_open_fds": "gauge",
     "process_max_fds": "gauge",
+    "python_gc_collections_total": "counter",
 }
 
 I = 'instance=~"$instance"'  # noqa: E741 - the instance filter of the SRE dashboard
@@ -427,14 +428,21 @@ def _sre_resources() -> Row:
         Panel("CPU, per worker", "Cores used (process_cpu_seconds_total).",
               [Target(f"sum by (instance) (rate(process_cpu_seconds_total"
                       f"{_sel(JOB_MATCHER, I)}[{RATE}]))", "{{instance}}")],
-              width=8),
+              width=6),
         Panel("Resident memory, per worker",
               "process_resident_memory_bytes (RocksDB block cache included). Compare with "
               "the container memory limit.",
               [Target(_per_worker("process_resident_memory_bytes"), "{{instance}}")],
-              unit="bytes", width=8),
+              unit="bytes", width=6),
+        Panel("Garbage collections, per worker and generation",
+              "python_gc_collections_total. Workers set large collector thresholds "
+              "(runtime.tune_gc, docs/runtime.md section 8): full collections (generation 2) "
+              "should be rare; many of them mean the thresholds are not in effect.",
+              [Target(f"sum by (instance, generation) (rate(python_gc_collections_total"
+                      f"{_sel(JOB_MATCHER, I)}[{RATE}]))", "{{instance}} gen {{generation}}")],
+              unit="ops", width=6),
         Panel("Open file descriptors, share of limit", "RocksDB keeps many files open.",
-              [Target(fds, "{{instance}}")], unit="percentunit", width=8,
+              [Target(fds, "{{instance}}")], unit="percentunit", width=6,
               thresholds=[("green", None), ("red", 0.8)], threshold_lines=True),
     ])
 
