@@ -40,8 +40,12 @@ def is_risky_caller(s: CallReceived) -> bool:
         >>> is_risky_caller(CallReceived(0, 0, "e", "ph_a", 4, 3, 0, 400 * DAY_MS))
         False
     """
-    new_and_busy = 0 <= s.caller_sim_age_ms < NEW_SIM_MS and s.caller_calls_24h >= 20
-    return s.caller_reports > 0 or s.caller_distinct_24h >= RISKY_DISTINCT_CALLEES_24H or new_and_busy
+    return _risky(s.caller_calls_24h, s.caller_distinct_24h, s.caller_reports, s.caller_sim_age_ms)
+
+
+def _risky(calls_24h: int, distinct_24h: int, reports: int, sim_age_ms: int) -> bool:
+    new_and_busy = 0 <= sim_age_ms < NEW_SIM_MS and calls_24h >= 20
+    return reports > 0 or distinct_24h >= RISKY_DISTINCT_CALLEES_24H or new_and_busy
 
 
 def _velocity(state: IdentityState, at_ms: int) -> tuple[int, int]:
@@ -72,10 +76,12 @@ def update(state: IdentityState, key: str, signal: Signal) -> list[Emit]:
         calls_out.add(ts, 1, counterparty_id(signal.callee))
         calls, distinct = calls_out.count_distinct(ts, DAY_MS)
         sim = state.sim_register_ts_ms
+        sim_age = ts - sim if sim >= 0 else -1
+        # The callee's phone only acts on a risky caller: an ordinary call is not sent at all
+        # (most calls; each would cost a message, a state load and a state write).
         emits: list[Emit] = [(_IDENTITIES, signal.callee, CallReceived(
-            ts, signal.ingest_ms, signal.event_id, key, calls, distinct,
-            state.scam_reports, ts - sim if sim >= 0 else -1,
-        ))]
+            ts, signal.ingest_ms, signal.event_id, key, calls, distinct, state.scam_reports, sim_age,
+        ))] if _risky(calls, distinct, state.scam_reports, sim_age) else []
         level = bisect_right(VELOCITY_LEVELS, calls)  # how many levels it has reached
         if level != state.pushed_velocity_level:
             state.pushed_velocity_level = level
