@@ -28,17 +28,7 @@ from pathlib import Path
 
 from streams.topics import REGISTRY, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
-from topologies.demo import (
-    INPUTS,
-    Tally,
-    _consume_freezes,
-    _metrics_text,
-    _percentile,
-    drained,
-    ensure_model,
-    message_counts,
-    settled,
-)
+from topologies.demo import Tally, _consume_freezes, _percentile, drain_progress, ensure_model
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
 BENCH_ACCOUNTS = 8_000
@@ -132,12 +122,9 @@ class Workers:
     def bootstrap(self) -> str:
         return self.broker.bootstrap
 
-    def drained(self, inputs: int) -> bool:
-        """All ``inputs`` (after the opening snapshot) consumed, and every internal signal sent too."""
-        return drained(self.ports, inputs + getattr(self, "baseline_inputs", 0))
-
     def wait_drained(self, inputs: int, timeout_s: float) -> float | None:
-        """Monotonic time when drained, or None if not within ``timeout_s``.
+        """Monotonic time when all ``inputs`` (after the opening snapshot) and every internal
+        signal are consumed, or None if not within ``timeout_s``.
 
         Polls every 0.2 s once 90% of the inputs are consumed, every second before: a
         ``/metrics`` scrape runs on the worker's event loop, and five a second were 3% of a
@@ -145,14 +132,10 @@ class Workers:
         target = inputs + getattr(self, "baseline_inputs", 0)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            texts = [_metrics_text(port) for port in self.ports]
-            near = False
-            if None not in texts:
-                consumed, sent = message_counts("\n".join(texts))  # type: ignore[arg-type]
-                if settled(consumed, sent, target):
-                    return time.monotonic()
-                near = sum(consumed.get(t, 0) for t in INPUTS) >= 0.9 * target
-            time.sleep(0.2 if near else 1.0)
+            done, share = drain_progress(self.ports, target)
+            if done:
+                return time.monotonic()
+            time.sleep(0.2 if share >= 0.9 else 1.0)
         return None
 
     def resources(self) -> dict:

@@ -216,14 +216,22 @@ def _metrics_text(web_port: int) -> str | None:
         return None
 
 
+def drain_progress(web_ports: list[int], inputs: int) -> tuple[bool, float]:
+    """Whether the workers on ``web_ports`` together consumed ``inputs`` input messages and
+    every internal signal they sent, and the share of ``inputs`` consumed so far (0 while a
+    worker does not answer)."""
+    texts = [_metrics_text(port) for port in web_ports]
+    if None in texts:
+        return False, 0.0
+    consumed, sent = message_counts("\n".join(texts))  # type: ignore[arg-type]
+    done = sum(consumed.get(t, 0) for t in INPUTS)
+    return settled(consumed, sent, inputs), done / inputs if inputs else 1.0
+
+
 def drained(web_ports: list[int], inputs: int) -> bool:
     """Whether the workers on ``web_ports`` together consumed ``inputs`` input messages and
     every internal signal they sent."""
-    texts = [_metrics_text(port) for port in web_ports]
-    if None in texts:
-        return False
-    consumed, sent = message_counts("\n".join(texts))  # type: ignore[arg-type]
-    return settled(consumed, sent, inputs)
+    return drain_progress(web_ports, inputs)[0]
 
 
 def wait_drained(web_port: int, inputs: int, timeout_s: float) -> bool:
