@@ -150,15 +150,25 @@ class Workers:
         accounts = sum(_metric_sum(port, "muleguard_feature_state_accounts") for port in self.ports)
         return {"cpu_seconds": round(cpu, 1), "peak_rss_mib_per_worker": round(peak),
                 "state_bytes_on_disk": state_bytes, "accounts_in_state": int(accounts),
-                "state_bytes_per_account": round(state_bytes / accounts) if accounts else None}
+                "state_bytes_per_account": round(state_bytes / accounts) if accounts else None,
+                "late_money_signals": self.late_money_signals()}
+
+    def late_money_signals(self) -> int:
+        """Transfers an account dead-lettered as later than the allowed lateness. The simulated
+        world's clock runs thousands of times faster than the benchmark's, so a second of backlog
+        is hours of event time (docs/benchmarks.md, "Event time in the benchmark")."""
+        return int(sum(_metric_sum(port, "muleguard_events_rejected_total", 'reason="late_event"')
+                       for port in self.ports))
 
 
-def _metric_sum(port: int, name: str) -> float:
+def _metric_sum(port: int, name: str, having: str = "") -> float:
+    """The sum of the ``name`` series whose labels contain ``having``."""
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         lines = resp.read().decode().splitlines()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + "{"))
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines
+               if line.startswith(name + "{") and having in line.split("}", 1)[0])
 
 
 def _producer(bootstrap: str):  # noqa: ANN202
@@ -225,7 +235,7 @@ def offered_load(opening: list[Event], events: list[Event], rate: float, model_d
             "offered_per_s": rate, "events": len(events), "achieved_send_per_s": round(len(events) / sent_s),
             "sustained": done is not None,
             "drain_after_send_s": round(done - started - sent_s, 1) if done is not None else None,
-            "freeze_requests": len(values),
+            "freeze_requests": len(values), "late_money_signals": running.late_money_signals(),
             "latency_ms": {"p50": _percentile(values, 50), "p99": _percentile(values, 99),
                            "p99_9": _percentile(values, 99.9)},
         }

@@ -179,6 +179,76 @@ def test_near_valid_records(name: str, spec: bytes, now_ms: int | None) -> None:
     check(name, near_valid(DECODERS[name][1], spec), now_ms)
 
 
+FAST_PATHS = {"transfer": (codec._fast_transfer, codec._transfer), "telecom": (codec._fast_telecom, codec._telecom)}
+_IDS = ("111-1-11111", "222-2-22222", " 111-1-11111 ", "", " ", "x" * 128, "x" * 129, None, 5, ["a"])
+_TIMES = (T0_MS, NOW_MS + codec.FUTURE_TOLERANCE_MS, NOW_MS + codec.FUTURE_TOLERANCE_MS + 1,
+          NOW_MS - codec.MAX_EVENT_AGE_MS, NOW_MS - codec.MAX_EVENT_AGE_MS - 1, MIN_TS_MS - 1, MAX_TS_MS + 1,
+          "2026-11-01T07:00:00+07:00", "2026-11-01T07:00:00", "0001-01-01T00:00:00+14:00", True, 1.5e12, None)
+_PHONES = ("0812345678", "+66812345678", "081-234-5678\n", " 0812345678", "12", "", 66812345678, None)
+_HASHED = ("dev-1", " dev-1 ", "", " ", "x" * 129, 7, None)
+# Per field, the values a fast path must judge exactly as the full decoder does: valid ones,
+# each rule's boundary on both sides, and other spellings of the same value.
+FAST_PATH_VALUES: dict[str, dict[str, tuple[object, ...]]] = {
+    "transfer": {
+        "transfer_id": _IDS, "src_account": _IDS, "dst_account": _IDS, "ts": _TIMES,
+        "src_bank": ("KBANK", "SCB", "ZZZ", "", None, 1), "dst_bank": ("KBANK", "SCB", "ZZZ", "", None, 1),
+        "amount": ("1500.00", "0.5", "7", "0", "0.00", "0.001", 7, 0, -1, 1.5, 0.1, "1e3", " 5", "5 ", "1_000",
+                   "+5", "1000000000.00", "1000000000.01", 1_000_000_000, 1_000_000_001, "\u0663", None, True),
+        "channel": ("mobile", "promptpay", "pigeon", "", None), "src_device_id": _HASHED, "src_msisdn": _PHONES,
+    },
+    "telecom": {
+        "event_id": _IDS, "ts": _TIMES, "kind": ("call", "sms", "sim_swap", "sim_register", "scam_report", "fax", None),
+        "msisdn_a": _PHONES, "msisdn_b": _PHONES, "imei": _HASHED,
+        "cell_id": ("c-1", " c-1", "", " ", "x" * 129, 3, None),
+        "duration_s": (0, 120, 86_400, 86_401, -1, True, 1.5, "5", None),
+    },
+}
+
+
+def fast_path_case(name: str, edits: list[tuple[int, int]]) -> bytes:
+    """A valid message of the topic with one to three fields set from ``FAST_PATH_VALUES``
+    (a value of None drops the field)."""
+    msg = DECODERS[name][1]()
+    catalogue = FAST_PATH_VALUES[name]
+    fields = sorted(catalogue)
+    for field_choice, value_choice in edits:
+        field = fields[field_choice % len(fields)]
+        value = catalogue[field][value_choice % len(catalogue[field])]
+        if value is None:
+            msg.pop(field, None)
+        else:
+            msg[field] = value
+    if name == "transfer" and edits and edits[0][1] % 5 == 0:  # a self-transfer now and then
+        msg["dst_bank"], msg["dst_account"] = msg.get("src_bank"), msg.get("src_account")
+    return json.dumps(msg).encode()
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATHS))
+@fuzz(1500)
+@given(edits=st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 1000)), min_size=1, max_size=3),
+       now_ms=clocks)
+def test_fast_path_decodes_as_the_field_by_field_decoder(name: str, edits: list[tuple[int, int]],
+                                                         now_ms: int | None) -> None:
+    """With or without the fast path, a decoder gives the same record or the same rejection:
+    the fast path may decline a message, but never accepts one the full decoder rejects, nor
+    builds a different record."""
+    fast, build = FAST_PATHS[name]
+    raw = fast_path_case(name, edits)
+    assert codec._decode(raw, now_ms, build, fast) == codec._decode(raw, now_ms, build), raw
+
+
+@pytest.mark.parametrize(("name", "overrides"), [
+    ("transfer", {}), ("transfer", {"amount": "1500"}), ("transfer", {"amount": "0.5"}), ("transfer", {"amount": 1500}),
+    ("transfer", {"ts": "2026-11-01T07:00:00+07:00", "src_device_id": ..., "src_msisdn": ...}),
+    ("telecom", {}), ("telecom", {"kind": "sim_swap", "msisdn_b": ..., "imei": "35-209900-176148-1"}),
+])
+def test_fast_path_takes_the_common_spellings(name: str, overrides: dict[str, Any]) -> None:
+    fast, build = FAST_PATHS[name]
+    raw = json.dumps(DECODERS[name][1](**overrides)).encode()
+    record = fast(json.loads(raw), NOW_MS)
+    assert record is not None and record == codec._decode(raw, NOW_MS, build)
+
+
 def test_near_valid_generator_reaches_both_outcomes() -> None:
     """Guards the fuzzer itself: near-valid input must produce accepted records and many reasons."""
     outcomes: dict[str, set[str]] = {name: set() for name in DECODERS}

@@ -90,7 +90,7 @@ def send_signals(p: Pipeline, channel: SendChannel, emits: list, origins: list[b
 def register(p: Pipeline) -> None:
     decider = Decider(p.scorer)
     m = p.metrics
-    account_stage = m.stage_seconds.labels("account_batch")
+    account_stage, identity_stage = m.stage_seconds.labels("account_batch"), m.stage_seconds.labels("identity_batch")
     consumed_accounts = m.events_consumed.labels(ACCOUNT_SIGNALS.name)
     consumed_identities = m.events_consumed.labels(IDENTITY_SIGNALS.name)
     redelivered_accounts = m.redelivered_skipped.labels(ACCOUNT_SIGNALS.name)
@@ -162,6 +162,7 @@ def register(p: Pipeline) -> None:
         decoded, count_lookups = _decoded_states(p, IdentityState, "identities")
         async for events in runtime.batches(stream, BATCH_MAX, BATCH_WITHIN_S,
                                             flush=[DeliveredFirst(channel), staged]):
+            started = time.perf_counter()
             consumed_identities.inc(len(events))
             cache: dict[bytes, tuple[IdentityState, object]] = {}
             outbox: list = []
@@ -188,6 +189,7 @@ def register(p: Pipeline) -> None:
                 decoded.put(key_bytes, raw, state)
             send_signals(p, channel, outbox, origins)
             count_lookups()
+            identity_stage.observe(time.perf_counter() - started)
 
 
 def _origins(event: object, count: int) -> list[bytes | None]:
