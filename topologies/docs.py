@@ -107,7 +107,7 @@ def features_markdown() -> str:
 FEATURES_NOTES = f"""## Late events (money features)
 
 An account's *watermark* is the event time of the latest transfer it has applied. A transfer
-at most `ALLOWED_LATENESS_MS` = {ALLOWED_LATENESS_MS // 60_000} min behind it is inserted where it belongs
+at most `ALLOWED_LATENESS_MS` = {ALLOWED_LATENESS_MS // 3_600_000} h behind it is inserted where it belongs
 and counted in every window that covers it; its own vector, and every vector computed at or after
 `watermark - ALLOWED_LATENESS_MS`, equals a brute-force recount of all accepted transfers
 (flows keep `7d + ALLOWED_LATENESS_MS` of events for that). A transfer further behind is **not
@@ -118,6 +118,13 @@ would make the state depend on delivery order in a way the offline replay (in ev
 cannot reproduce, so freeze decisions would stop being reproducible. The offline replay counts
 such transfers in `Replayer.late`. Property tests (`tests/features/test_windows.py`) check both
 sides against brute force over random out-of-order sequences.
+
+Why {ALLOWED_LATENESS_MS // 3_600_000} hours: a worker working through a backlog (after an outage or a restart) applies an
+account's own debits, one hop from ingest, before the credits other accounts send it, two hops,
+queued behind the rest of the backlog; so credits reach it late by up to the backlog's span in
+event time. The bound is the longest outage after which the workers lose no credit (it was 1 hour;
+docs/reliability.md). Its cost: flows keep 7 days plus the bound of events (about 4% more than 7
+days), and an accepted late transfer changes figures that later vectors see.
 
 ## State and its cost
 

@@ -98,8 +98,10 @@ def _arrive(stream: list[tuple[int, int, int, int]]):  # noqa: ANN202
         yield max(newest - behind, 0), amount, cp
 
 
-# newest 2h: on time; 30 min behind: out of order but within; 90 min behind: refused
-MIXED = [(2 * HOUR_MS, 0, 5, 1), (0, HOUR_MS // 2, 7, 2), (0, 3 * HOUR_MS // 2, 9, 3), (60_000, 0, 11, 1)]
+# newest at twice the lateness: on time; half the lateness behind: out of order but within;
+# one and a half behind: refused
+MIXED = [(2 * ALLOWED_LATENESS_MS, 0, 5, 1), (0, ALLOWED_LATENESS_MS // 2, 7, 2),
+         (0, 3 * ALLOWED_LATENESS_MS // 2, 9, 3), (60_000, 0, 11, 1)]
 
 
 @settings(max_examples=300, deadline=None)
