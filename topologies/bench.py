@@ -176,7 +176,7 @@ def _print_pipeline(pipeline: dict, peers: dict) -> None:
         print(f"{load['offered_per_s']:>10} {load['sustained']!s:>10} {load['freeze_requests']:>8} "
               f"{lat['p50'] or '-':>8} {lat['p99'] or '-':>8} {lat['p99_9'] or '-':>9} "
               f"{load.get('late_money_signals', '-'):>6}")
-    print("late: money signals dead-lettered as later than the allowed hour (docs/benchmarks.md, event time)")
+    print("late: money signals dead-lettered as later than the allowed lateness (docs/benchmarks.md, event time)")
     print("\npeers, same broker and topic, messages/s")
     for job, rate in peers.items():
         print(f"{job:>34} {rate if rate is not None else 'skipped'}")

@@ -228,17 +228,11 @@ def drain_progress(web_ports: list[int], inputs: int) -> tuple[bool, float]:
     return settled(consumed, sent, inputs), done / inputs if inputs else 1.0
 
 
-def drained(web_ports: list[int], inputs: int) -> bool:
-    """Whether the workers on ``web_ports`` together consumed ``inputs`` input messages and
-    every internal signal they sent."""
-    return drain_progress(web_ports, inputs)[0]
-
-
 def wait_drained(web_port: int, inputs: int, timeout_s: float) -> bool:
     """Until the worker consumed every input and every internal signal it sent (or time is up)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if drained([web_port], inputs):
+        if drain_progress([web_port], inputs)[0]:
             return True
         time.sleep(0.5)
     return False

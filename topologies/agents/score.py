@@ -90,7 +90,8 @@ def send_signals(p: Pipeline, channel: SendChannel, emits: list, origins: list[b
 def register(p: Pipeline) -> None:
     decider = Decider(p.scorer)
     m = p.metrics
-    account_stage, identity_stage = m.stage_seconds.labels("account_batch"), m.stage_seconds.labels("identity_batch")
+    account_stage = m.stage_seconds.labels("account_batch")
+    identity_stage = m.stage_seconds.labels("identity_batch")
     consumed_accounts = m.events_consumed.labels(ACCOUNT_SIGNALS.name)
     consumed_identities = m.events_consumed.labels(IDENTITY_SIGNALS.name)
     redelivered_accounts = m.redelivered_skipped.labels(ACCOUNT_SIGNALS.name)
