@@ -108,16 +108,16 @@ def run_demo(duration_s: float, rate: float, model_dir: Path, work_dir: Path,
              say: Callable[[str], None]) -> dict:
     from confluent_kafka import Producer
 
-    from streams.simulator.calibration import WorldConfig, recent_start_ms
+    from streams.simulator.calibration import WorldConfig, ending_now_start_ms
     from streams.simulator.world import World
 
     work_dir.mkdir(parents=True, exist_ok=True)
     ensure_model(model_dir, work_dir, say)
     total = int(duration_s * rate)
     days = max(1.0, round(total / (DEMO_ACCOUNTS * EVENTS_PER_ACCOUNT_DAY) + 0.5, 1))
-    # The world ends before today (UTC midnights, like the simulator's default start): streamed
-    # as live traffic, its events must be recent, or ingest dead-letters them as too old.
-    start_ms = recent_start_ms(days, age_days=1)
+    # The world ends within the last hour: its events pass ingest as recent traffic, and
+    # holds on them are still within their legal term when they are requested.
+    start_ms = ending_now_start_ms(days)
     world = World(WorldConfig(accounts=DEMO_ACCOUNTS, days=days, seed=DEMO_SEED, start_ts_ms=start_ms))
     labels = {f"{bank}:{account}": is_mule for bank, account, is_mule, *_ in world.labels()}
 

@@ -340,6 +340,30 @@ def recent_start_ms(days: float, now_ms: int | None = None, age_days: int = 0, w
     return start
 
 
+def ending_now_start_ms(days: float, now_ms: int | None = None) -> int:
+    """``start_ts_ms`` for a world of ``days`` days that ends within the last hour (whole
+    hours: the same world for an hour; the simulator reads only local hours and weekdays).
+
+    For the demo: streamed as live traffic, none of its events is in the future, and a world
+    under 3 days long is young enough that every model hold on it (3 days from its transfer)
+    is still running when it is requested. ``recent_start_ms`` ends a world before a UTC
+    midnight, so its first day is up to 2 days older than that.
+
+    Examples:
+        >>> from datetime import UTC, datetime
+        >>> now = DEFAULT_START_TS_MS + 30 * DAY_MS + 5 * HOUR_MS + 59 * MINUTE_MS
+        >>> start = ending_now_start_ms(2.4, now)
+        >>> datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+        '2026-11-28 20:00'
+        >>> 0 <= now - WorldConfig(days=2.4, start_ts_ms=start).end_ts_ms < HOUR_MS
+        True
+    """
+    if not days > 0:
+        raise ValueError("days must be > 0")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return (now - int(round(days * DAY_MS))) // HOUR_MS * HOUR_MS
+
+
 # A world streamed into workers by the tests and benches: over 7 days old, so past every
 # hold's legal term and the worker clock releases holds at once on any run day alike
 # (replay, having no clock, keeps them); whole weeks from DEFAULT_START_TS_MS, so the same
