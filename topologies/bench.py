@@ -162,21 +162,23 @@ def _print_pipeline(pipeline: dict, peers: dict) -> None:
     """The table an operator reads: capacity, latency under load, and the peers side by side."""
     print("\npipeline capacity (burst into ready workers)")
     print(f"{'workers':>8} {'events/s':>10} {'per worker':>11} {'cpu s':>7} {'peak MiB':>9} {'B/account':>10} "
-          f"{'late':>6}")
+          f"{'late':>6} {'broker':>7}")
     for c in pipeline["capacity"]:
         print(f"{c['workers']:>8} {c.get('events_per_s', '-'):>10} {c.get('events_per_s_per_worker', '-'):>11} "
               f"{c.get('cpu_seconds', '-'):>7} {c.get('peak_rss_mib_per_worker', '-'):>9} "
-              f"{c.get('state_bytes_per_account') or '-':>10} {c.get('late_money_signals', '-'):>6}")
+              f"{c.get('state_bytes_per_account') or '-':>10} {c.get('late_money_signals', '-'):>6} "
+              f"{c.get('broker_cpu_cores') or '-':>7}")
     print(f"scaling ratio, 2 workers / 1: {pipeline.get('scaling_ratio_2_workers')}")
     print("\nevent-to-freeze latency at offered loads (1 worker)")
     print(f"{'offered/s':>10} {'sustained':>10} {'freezes':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} "
-          f"{'late':>6}")
+          f"{'late':>6} {'broker':>7}")
     for load in pipeline["loads"]:
         lat = load["latency_ms"]
         print(f"{load['offered_per_s']:>10} {load['sustained']!s:>10} {load['freeze_requests']:>8} "
               f"{lat['p50'] or '-':>8} {lat['p99'] or '-':>8} {lat['p99_9'] or '-':>9} "
-              f"{load.get('late_money_signals', '-'):>6}")
+              f"{load.get('late_money_signals', '-'):>6} {load.get('broker_cpu_cores') or '-':>7}")
     print("late: money signals dead-lettered as later than the allowed lateness (docs/benchmarks.md, event time)")
+    print("broker: the embedded broker's CPU use in cores; near 1 it sets the pace (docs/benchmarks.md, fifth round)")
     print("\npeers, same broker and topic, messages/s")
     for job, rate in peers.items():
         print(f"{job:>34} {rate if rate is not None else 'skipped'}")

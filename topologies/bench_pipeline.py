@@ -29,12 +29,12 @@ from pathlib import Path
 from streams.topics import REGISTRY, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
 from topologies.demo import Tally, _consume_freezes, _percentile, drain_progress, ensure_model
+from topologies.proc import cpu_seconds
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
 BENCH_ACCOUNTS = 8_000
 BENCH_SEED = 77
 DRAIN_GRACE_S = 20.0  # a load counts as sustained if the backlog is gone this soon after sending stops
-CLK_TCK = 100  # /proc/<pid>/stat ticks per second on Linux
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +141,7 @@ class Workers:
     def resources(self) -> dict:
         cpu = peak = 0.0
         for process in self.processes:
-            stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu += (int(stat[11]) + int(stat[12])) / CLK_TCK  # utime + stime
+            cpu += cpu_seconds(process.pid) or 0.0
             status = Path(f"/proc/{process.pid}/status").read_text()
             peak = max(peak, next(int(line.split()[1]) for line in status.splitlines()
                                   if line.startswith("VmHWM:")) / 1024)
@@ -159,6 +158,13 @@ class Workers:
         is hours of event time (docs/benchmarks.md, "Event time in the benchmark")."""
         return int(sum(_metric_sum(port, "muleguard_events_rejected_total", 'reason="late_event"')
                        for port in self.ports))
+
+
+def _cores(broker: EmbeddedBroker, cpu_before: float | None, seconds: float) -> float | None:
+    """The broker's CPU use since ``cpu_before``, in cores: near 1.0 it, not the workers, sets
+    the pace (docs/benchmarks.md, "Fifth round")."""
+    now = broker.cpu_seconds()
+    return round((now - cpu_before) / seconds, 2) if now is not None and cpu_before is not None else None
 
 
 def _metric_sum(port: int, name: str, having: str = "") -> float:
@@ -190,6 +196,7 @@ def _produce_all(bootstrap: str, events: list[Event]) -> None:
 def capacity(opening: list[Event], events: list[Event], workers: int, model_dir: Path, work_dir: Path) -> dict:
     """Events per second the workers sustain flat out (burst produced into idle, ready workers)."""
     with Workers(workers, model_dir, work_dir, opening) as running:
+        broker_before = running.broker.cpu_seconds()
         started = time.monotonic()
         _produce_all(running.bootstrap, events)
         produced_s = time.monotonic() - started
@@ -200,7 +207,8 @@ def capacity(opening: list[Event], events: list[Event], workers: int, model_dir:
         elapsed = done - started
         return {**result, "drained": True, "seconds": round(elapsed, 1),
                 "events_per_s": round(len(events) / elapsed),
-                "events_per_s_per_worker": round(len(events) / elapsed / workers), **running.resources()}
+                "events_per_s_per_worker": round(len(events) / elapsed / workers),
+                "broker_cpu_cores": _cores(running.broker, broker_before, elapsed), **running.resources()}
 
 
 def offered_load(opening: list[Event], events: list[Event], rate: float, model_dir: Path, work_dir: Path) -> dict:
@@ -210,6 +218,7 @@ def offered_load(opening: list[Event], events: list[Event], rate: float, model_d
         consumer = threading.Thread(target=_consume_freezes, args=(running.bootstrap, tally, stop), daemon=True)
         consumer.start()
         producer = _producer(running.bootstrap)
+        broker_before = running.broker.cpu_seconds()
         started = time.monotonic()
         for i, e in enumerate(events):
             due = started + i / rate
@@ -225,6 +234,7 @@ def offered_load(opening: list[Event], events: list[Event], rate: float, model_d
         del producer  # before the broker stops, so librdkafka does not log the disconnect
         sent_s = time.monotonic() - started
         done = running.wait_drained(len(events), timeout_s=DRAIN_GRACE_S)
+        broker_cores = _cores(running.broker, broker_before, time.monotonic() - started)
         if done is None:  # not sustained: still let it finish, so the latencies are complete
             running.wait_drained(len(events), timeout_s=600)
         time.sleep(1.0)
@@ -236,6 +246,7 @@ def offered_load(opening: list[Event], events: list[Event], rate: float, model_d
             "sustained": done is not None,
             "drain_after_send_s": round(done - started - sent_s, 1) if done is not None else None,
             "freeze_requests": len(values), "late_money_signals": running.late_money_signals(),
+            "broker_cpu_cores": broker_cores,
             "latency_ms": {"p50": _percentile(values, 50), "p99": _percentile(values, 99),
                            "p99_9": _percentile(values, 99.9)},
         }

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from streams.topics import ALL_TOPICS, TopicSpec
-from topologies.proc import die_with_parent
+from topologies.proc import cpu_seconds, die_with_parent
 
 RETENTION_MS = str(7 * 24 * 3600 * 1000)
 
@@ -127,6 +127,12 @@ class EmbeddedBroker:
     def resume(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the broker has used so far. Its memory engine's fetches cost more as each
+        partition's history grows (docs/benchmarks.md, "Fifth round"): at a few hundred
+        events a second it can take a whole core, and then every hop waits for it."""
+        return cpu_seconds(self.process.pid) if self.process else None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -23,6 +23,7 @@ from streams.codec import decode_freeze_request
 from streams.contracts import FreezeRequest
 from streams.topics import FREEZE_REQUESTS, INPUT_TOPICS, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
+from topologies.proc import cpu_seconds
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
 TRAIN_WORLD = {"accounts": 12_000, "days": 4.0, "seed": 101}
@@ -136,14 +137,16 @@ def run_demo(duration_s: float, rate: float, model_dir: Path, work_dir: Path,
             wait_ready(web_port, 90, worker)
             say(f"worker ready; metrics at http://127.0.0.1:{web_port}/metrics "
                 "(dashboards: deploy/grafana, see docs/operations.md)")
-            summary = _stream(world, labels, broker.bootstrap, total, rate, say, Producer, web_port)
+            summary = _stream(world, labels, broker, total, rate, say, Producer, web_port, worker.pid)
         finally:
             stop_process(worker)
     return summary
 
 
-def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: float,  # noqa: ANN001
-            say: Callable[[str], None], producer_cls, web_port: int) -> dict:  # noqa: ANN001
+def _stream(world, labels: dict[str, int], broker: EmbeddedBroker, total: int, rate: float,  # noqa: ANN001
+            say: Callable[[str], None], producer_cls, web_port: int, worker_pid: int) -> dict:  # noqa: ANN001
+    bootstrap = broker.bootstrap
+    cpu_before = broker.cpu_seconds(), cpu_seconds(worker_pid)
     tally, stop = Tally(), threading.Event()
     consumer = threading.Thread(target=_consume_freezes, args=(bootstrap, tally, stop), daemon=True)
     consumer.start()
@@ -181,6 +184,12 @@ def _stream(world, labels: dict[str, int], bootstrap: str, total: int, rate: flo
     elapsed = time.monotonic() - started
     summary = _summary(sent, elapsed, tally, labels, active)
     summary["worker_drained"] = drained
+    # Cores used while streaming: near 1.0 the embedded broker, not the worker, sets the
+    # latency (docs/benchmarks.md, "Fifth round").
+    for name, before, after in zip(("embedded_broker_cpu_cores", "worker_cpu_cores"), cpu_before,
+                                   (broker.cpu_seconds(), cpu_seconds(worker_pid)), strict=True):
+        if before is not None and after is not None:
+            summary[name] = round((after - before) / elapsed, 2)
     say(_progress_line(sent, total, tally, labels, active))
     say(json.dumps(summary, indent=2))
     return summary
