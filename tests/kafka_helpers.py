@@ -140,9 +140,10 @@ def settle_exact(worker: RunningWorker, inputs: int, timeout_s: float = 60.0) ->
 
     deadline = time.monotonic() + timeout_s
     while True:
-        consumed, sent = message_counts(worker.metrics())
-        if settled(consumed, sent, inputs):
+        counts = message_counts(worker.web_port)
+        if counts is not None and settled(*counts, inputs):
             return
+        consumed, sent = counts or ({}, {})
         assert time.monotonic() < deadline, f"worker did not settle: consumed {consumed}, sent {sent}"
         assert worker.alive(), "worker died"
         time.sleep(0.003)

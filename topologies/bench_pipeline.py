@@ -126,9 +126,10 @@ class Workers:
         """Monotonic time when all ``inputs`` (after the opening snapshot) and every internal
         signal are consumed, or None if not within ``timeout_s``.
 
-        Polls every 0.2 s once 90% of the inputs are consumed, every second before: a
-        ``/metrics`` scrape runs on the worker's event loop, and five a second were 3% of a
-        busy worker's main thread (py-spy), the benchmark measuring itself."""
+        Polls ``/progress`` every 0.2 s once 90% of the inputs are consumed, every second
+        before: a poll runs on the worker's event loop (five ``/metrics`` scrapes a second,
+        as this once polled, were 3% of a busy worker's main thread: the benchmark measuring
+        itself)."""
         target = inputs + getattr(self, "baseline_inputs", 0)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -198,41 +198,37 @@ def _stream(world, labels: dict[str, int], broker: EmbeddedBroker, total: int, r
 INPUTS = tuple(t.name for t in INPUT_TOPICS)
 
 
-def message_counts(metrics_text: str) -> tuple[dict[str, float], dict[str, float]]:
-    """Messages consumed and internal signals sent, per topic, from a worker's ``/metrics``."""
-    consumed: dict[str, float] = {}
-    sent: dict[str, float] = {}
-    for line in metrics_text.splitlines():
-        for name, into in (("muleguard_events_consumed_total", consumed), ("muleguard_signals_sent_total", sent)):
-            if line.startswith(name + '{topic="'):
-                topic = line.split('"')[1]
-                into[topic] = into.get(topic, 0) + float(line.rsplit(" ", 1)[1])
-    return consumed, sent
-
-
 def settled(consumed: dict[str, float], sent: dict[str, float], inputs: int) -> bool:
     """``inputs`` input messages consumed, and every internal signal sent consumed too."""
     return sum(consumed.get(t, 0) for t in INPUTS) >= inputs and all(consumed.get(t, 0) >= n for t, n in sent.items())
 
 
-def _metrics_text(web_port: int) -> str | None:
+def message_counts(web_port: int) -> tuple[dict[str, float], dict[str, float]] | None:
+    """Messages consumed and internal signals sent, per topic, from a worker's ``/progress``
+    (None while it does not answer)."""
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=2) as resp:
-            return resp.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/progress", timeout=2) as resp:
+            counts = json.loads(resp.read())
     except OSError:
         return None
+    return counts["consumed"], counts["sent"]
 
 
 def drain_progress(web_ports: list[int], inputs: int) -> tuple[bool, float]:
     """Whether the workers on ``web_ports`` together consumed ``inputs`` input messages and
     every internal signal they sent, and the share of ``inputs`` consumed so far (0 while a
     worker does not answer)."""
-    texts = [_metrics_text(port) for port in web_ports]
-    if None in texts:
-        return False, 0.0
-    consumed, sent = message_counts("\n".join(texts))  # type: ignore[arg-type]
+    consumed: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    for port in web_ports:
+        counts = message_counts(port)
+        if counts is None:
+            return False, 0.0
+        for total, part in zip((consumed, sent), counts, strict=True):
+            for topic, n in part.items():
+                total[topic] = total.get(topic, 0) + n
     done = sum(consumed.get(t, 0) for t in INPUTS)
     return settled(consumed, sent, inputs), done / inputs if inputs else 1.0
 
