@@ -16,9 +16,9 @@ import threading
 import time
 import uuid
 
-import numpy as np
-
 from topologies.broker import EmbeddedBroker
+from topologies.demo import _percentile
+from topologies.proc import cores_used
 
 TOPIC = "bench.broker-history"
 PARTITIONS = 4  # what Tansu gives an auto-created topic
@@ -60,11 +60,8 @@ def measure(broker: EmbeddedBroker, producer: object) -> dict:
     elapsed = time.monotonic() - started
     cpu_after = broker.cpu_seconds()
     consumer.close()
-    return {"received": len(latencies),
-            "p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
-            "p99_ms": round(float(np.percentile(latencies, 99)), 1) if latencies else None,
-            "broker_cpu_cores": round((cpu_after - cpu_before) / elapsed, 2)
-            if cpu_before is not None and cpu_after is not None else None}
+    return {"received": len(latencies), "p50_ms": _percentile(latencies, 50), "p99_ms": _percentile(latencies, 99),
+            "broker_cpu_cores": cores_used(cpu_before, cpu_after, elapsed)}
 
 
 def fill(producer: object, count: int) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from streams.topics import REGISTRY, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
 from topologies.demo import Tally, _consume_freezes, _percentile, drain_progress, ensure_model
-from topologies.proc import cpu_seconds
+from topologies.proc import cores_used, cpu_seconds
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
 BENCH_ACCOUNTS = 8_000
@@ -161,13 +161,6 @@ class Workers:
                        for port in self.ports))
 
 
-def _cores(broker: EmbeddedBroker, cpu_before: float | None, seconds: float) -> float | None:
-    """The broker's CPU use since ``cpu_before``, in cores: near 1.0 it, not the workers, sets
-    the pace (docs/benchmarks.md, "Fifth round")."""
-    now = broker.cpu_seconds()
-    return round((now - cpu_before) / seconds, 2) if now is not None and cpu_before is not None else None
-
-
 def _metric_sum(port: int, name: str, having: str = "") -> float:
     """The sum of the ``name`` series whose labels contain ``having``."""
     import urllib.request
@@ -209,7 +202,8 @@ def capacity(opening: list[Event], events: list[Event], workers: int, model_dir:
         return {**result, "drained": True, "seconds": round(elapsed, 1),
                 "events_per_s": round(len(events) / elapsed),
                 "events_per_s_per_worker": round(len(events) / elapsed / workers),
-                "broker_cpu_cores": _cores(running.broker, broker_before, elapsed), **running.resources()}
+                "broker_cpu_cores": cores_used(broker_before, running.broker.cpu_seconds(), elapsed),
+                **running.resources()}
 
 
 def offered_load(opening: list[Event], events: list[Event], rate: float, model_dir: Path, work_dir: Path) -> dict:
@@ -235,7 +229,8 @@ def offered_load(opening: list[Event], events: list[Event], rate: float, model_d
         del producer  # before the broker stops, so librdkafka does not log the disconnect
         sent_s = time.monotonic() - started
         done = running.wait_drained(len(events), timeout_s=DRAIN_GRACE_S)
-        broker_cores = _cores(running.broker, broker_before, time.monotonic() - started)
+        # Near 1.0 the broker, not the worker, sets the pace (docs/benchmarks.md, "Fifth round").
+        broker_cores = cores_used(broker_before, running.broker.cpu_seconds(), time.monotonic() - started)
         if done is None:  # not sustained: still let it finish, so the latencies are complete
             running.wait_drained(len(events), timeout_s=600)
         time.sleep(1.0)

@@ -23,7 +23,7 @@ from streams.codec import decode_freeze_request
 from streams.contracts import FreezeRequest
 from streams.topics import FREEZE_REQUESTS, INPUT_TOPICS, TRANSFERS, VICTIM_REPORTS
 from topologies.broker import EmbeddedBroker, free_port
-from topologies.proc import cpu_seconds
+from topologies.proc import cores_used, cpu_seconds
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
 TRAIN_WORLD = {"accounts": 12_000, "days": 4.0, "seed": 101}
@@ -188,8 +188,8 @@ def _stream(world, labels: dict[str, int], broker: EmbeddedBroker, total: int, r
     # latency (docs/benchmarks.md, "Fifth round").
     for name, before, after in zip(("embedded_broker_cpu_cores", "worker_cpu_cores"), cpu_before,
                                    (broker.cpu_seconds(), cpu_seconds(worker_pid)), strict=True):
-        if before is not None and after is not None:
-            summary[name] = round((after - before) / elapsed, 2)
+        if (cores := cores_used(before, after, elapsed)) is not None:
+            summary[name] = cores
     say(_progress_line(sent, total, tally, labels, active))
     say(json.dumps(summary, indent=2))
     return summary

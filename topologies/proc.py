@@ -33,3 +33,11 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cores_used(cpu_before: float | None, cpu_after: float | None, seconds: float) -> float | None:
+    """CPU seconds used between two ``cpu_seconds`` readings per wall-clock second (1.0 is a
+    whole core), rounded for a report; None if either reading is missing."""
+    if cpu_before is None or cpu_after is None:
+        return None
+    return round((cpu_after - cpu_before) / seconds, 2)

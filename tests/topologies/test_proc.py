@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from topologies.proc import cpu_seconds
+from topologies.proc import cores_used, cpu_seconds
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -30,3 +30,9 @@ def test_cpu_seconds_counts_a_busy_child_and_not_an_idle_one() -> None:
         busy.wait()
         idle.wait()
     assert cpu_seconds(busy.pid) is None  # reaped: nothing to read
+
+
+def test_cores_used_is_cpu_per_wall_second_and_none_without_a_reading() -> None:
+    assert cores_used(10.0, 13.0, 4.0) == 0.75
+    assert cores_used(None, 13.0, 4.0) is None
+    assert cores_used(10.0, None, 4.0) is None
