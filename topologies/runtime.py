@@ -187,12 +187,24 @@ async def _perform_seek(self: Any) -> None:
     committed = await self.seek_to_committed()
     acks_enabled_for = self.app.topics.acks_enabled_for
     unknown = [tp for tp, offset in committed.items() if not (offset and offset > 0) and acks_enabled_for(tp.topic)]
-    if unknown and self.app.conf.consumer_auto_offset_reset == "earliest" and hasattr(self, "_thread"):
+    from_beginning = self.app.conf.consumer_auto_offset_reset == "earliest" and hasattr(self, "_thread")
+    if unknown and from_beginning:
         await self._thread.seek_to_beginning(*unknown)
     self._read_offset.update({
         tp: offset if offset is not None and offset >= 0 else None for tp, offset in committed.items()})
     self._committed_offset.update({_consumer_mod.ensure_TP(tp): offset if offset else None
                                    for tp, offset in committed.items() if offset is not None})
+    # The offset each stream partition must deliver next (see _drain_messages, point 4). The
+    # beginning of a partition is offset 0 or, where retention removed the start, a gap the
+    # drain loop reads twice and then believes.
+    next_offset = _next_offsets(self)
+    for tp, offset in committed.items():
+        if offset is not None and offset > 0:
+            next_offset[tp] = offset
+        elif from_beginning:
+            next_offset[tp] = 0
+        else:
+            next_offset.pop(tp, None)
     # Positions are final: stream records flow again. Records the drain loop held back may
     # have been fetched after the seek above moved the position (the seek runs in the
     # consumer thread): put those partitions back once more, with no await in between.
@@ -203,6 +215,18 @@ async def _perform_seek(self: Any) -> None:
         if offset is not None and offset > 0 and hasattr(self, "_thread"):
             self._thread.seek(tp, offset)
             self._read_offset[tp] = offset
+        elif tp in committed and from_beginning:
+            self._thread.seek(tp, 0)  # below the log start, the consumer resets to the earliest
+
+
+def _next_offsets(consumer: Any) -> dict[Any, int]:
+    """Per stream partition, the offset the drain loop must deliver next: the committed
+    offset after a seek, the delivered offset + 1 after each record. Faust's ``_read_offset``
+    cannot say this: it holds the next offset after a seek but the last one after a read."""
+    found: dict[Any, int] | None = consumer.__dict__.get("_muleguard_next_offset")
+    if found is None:
+        found = consumer.__dict__["_muleguard_next_offset"] = {}
+    return found
 
 
 async def _holding_stream_records(self: Any, step: str, generation_id: int) -> None:
@@ -258,17 +282,25 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
        a loss when records were fetched but not delivered and the fetch
        position moved past them (around rebalances, with a read offset left
        from an earlier assignment: a rebalance test lost 80 account signals
-       this way).  On a first sighting the partition is sought back to its
-       read offset and the rest of the fetch for it is dropped; a gap that
-       is there again on the re-read is real and handed to Faust.
+       this way).  On a first sighting the partition is sought back to the
+       first missing offset and the rest of the fetch for it is dropped; a gap
+       that is there again on the re-read is real and handed to Faust.  A gap
+       is measured from the offset the partition must deliver next
+       (:func:`_next_offsets`), not from Faust's read offset: after a seek that
+       holds the next offset, not the last one read, so a single record missing
+       right after a seek looked like no gap at all, and Faust's commit (which
+       lets a gap of one through, see :class:`_CommitOrder`) passed it.
     5. While a rebalance's final seek is pending (``_muleguard_seek_pending``,
-       see :func:`_holding_stream_records`) stream records are dropped.
+       see :func:`_holding_stream_records`) stream records are dropped, and
+       the rest of that partition's records in the fetch with them.
     """
     callback = self.callback
     consumer_should_stop = self._stopped.is_set
     fetcher_should_stop = fetcher._stopped.is_set
     get_read_offset = self._read_offset.__getitem__
     set_read_offset = self._read_offset.__setitem__
+    next_offset = _next_offsets(self)
+    consumer_state = self.__dict__
     flag_consumer_fetching = _consumer_mod.CONSUMER_FETCHING
     set_flag = self.diag.set_flag
     unset_flag = self.diag.unset_flag
@@ -302,9 +334,6 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                 unset_flag(flag_consumer_fetching)
                 continue
             to_message = self._to_message
-            seek_pending = getattr(self, "_muleguard_seek_pending", False)  # see _holding_stream_records
-            if seek_pending:
-                held_back = self.__dict__.setdefault("_muleguard_held_back", set())
             seen_tps: set[Any] = set()
             reread: set[Any] = set()  # partitions sought back in this fetch: skip the rest
             for tp, record in _schedule(self.scheduler, records):
@@ -319,8 +348,11 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                     or tp in buffered_partitions
                 ) or tp in reread:
                     continue
-                if seek_pending and acks_enabled_for(tp.topic):
-                    held_back.add(tp)
+                # Read per record: the seek can finish at any await of this loop, and a record
+                # held back after it would never be put back (see _holding_stream_records).
+                if consumer_state.get("_muleguard_seek_pending") and acks_enabled_for(tp.topic):
+                    consumer_state.setdefault("_muleguard_held_back", set()).add(tp)
+                    reread.add(tp)  # the seek puts tp back: the rest of this fetch comes again
                     continue
                 if tp not in seen_tps:
                     seen_tps.add(tp)
@@ -335,26 +367,27 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                 offset = message.offset
                 r_offset = get_read_offset(tp)
                 if r_offset is None or offset >= r_offset:
-                    gap = offset - (r_offset or 0)
-                    if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                        if gaps_seen.get(tp) != (r_offset, offset):
-                            # Read the partition again from where it left off: a real gap
-                            # (compaction, transaction markers) shows up again, skipped
+                    expected = next_offset.get(tp)
+                    if expected is not None and offset > expected and acks_enabled_for(message.topic):
+                        if gaps_seen.get(tp) != (expected, offset):
+                            # Read the partition again from the first missing offset: a real
+                            # gap (compaction, transaction markers) shows up again, skipped
                             # records do not (see the docstring).
-                            gaps_seen[tp] = (r_offset, offset)
+                            gaps_seen[tp] = (expected, offset)
                             reread.add(tp)
                             logger.info("Offsets %s-%s of %s were not delivered; reading them again",
-                                        r_offset, offset - 1, tp)
+                                        expected, offset - 1, tp)
                             try:
-                                await self.seek(tp, r_offset)
+                                await self.seek(tp, expected)
+                                next_offset[tp] = expected
                             except Exception as exc:  # noqa: BLE001 - revoked meanwhile: nothing to read
-                                logger.info("Could not seek %s back to %s: %r", tp, r_offset, exc)
+                                logger.info("Could not seek %s back to %s: %r", tp, expected, exc)
                             continue
                         del gaps_seen[tp]
                         logger.warning("Offsets %s-%s of %s are absent on a second read: skipped as a gap",
-                                       r_offset + 1, offset - 1, tp)
+                                       expected, offset - 1, tp)
                         # Faust's own call passes ``offset`` and so marks this message done too
-                        await self._add_gap(tp, r_offset + 1, offset - 1)
+                        await self._add_gap(tp, expected, offset - 1)
                     if commit_every is not None:
                         if self._n_acked >= commit_every:
                             self._n_acked = 0
@@ -365,6 +398,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                     else:
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                     set_read_offset(tp, offset)
+                    next_offset[tp] = offset + 1
                 else:
                     self.log.dev("DROPPED MESSAGE ROFF %r: k=%r v=%r", offset, message.key, message.value)
             unset_flag(flag_consumer_fetching)
