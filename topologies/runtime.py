@@ -187,22 +187,20 @@ async def _perform_seek(self: Any) -> None:
     committed = await self.seek_to_committed()
     acks_enabled_for = self.app.topics.acks_enabled_for
     unknown = [tp for tp, offset in committed.items() if not (offset and offset > 0) and acks_enabled_for(tp.topic)]
-    from_beginning = self.app.conf.consumer_auto_offset_reset == "earliest" and hasattr(self, "_thread")
-    if unknown and from_beginning:
+    if unknown and self.app.conf.consumer_auto_offset_reset == "earliest" and hasattr(self, "_thread"):
         await self._thread.seek_to_beginning(*unknown)
     self._read_offset.update({
         tp: offset if offset is not None and offset >= 0 else None for tp, offset in committed.items()})
     self._committed_offset.update({_consumer_mod.ensure_TP(tp): offset if offset else None
                                    for tp, offset in committed.items() if offset is not None})
-    # The offset each stream partition must deliver next (see _drain_messages, point 4). The
-    # beginning of a partition is offset 0 or, where retention removed the start, a gap the
-    # drain loop reads twice and then believes.
+    # The offset each stream partition must deliver next (see _drain_messages, point 4);
+    # unknown without a committed offset. Tansu can answer "no committed offset" while the
+    # position is at the previous owner's last commit: a gap from 0 would read the whole
+    # partition again.
     next_offset = _next_offsets(self)
     for tp, offset in committed.items():
         if offset is not None and offset > 0:
             next_offset[tp] = offset
-        elif from_beginning:
-            next_offset[tp] = 0
         else:
             next_offset.pop(tp, None)
     # Positions are final: stream records flow again. Records the drain loop held back may
@@ -215,14 +213,13 @@ async def _perform_seek(self: Any) -> None:
         if offset is not None and offset > 0 and hasattr(self, "_thread"):
             self._thread.seek(tp, offset)
             self._read_offset[tp] = offset
-        elif tp in committed and from_beginning:
-            self._thread.seek(tp, 0)  # below the log start, the consumer resets to the earliest
 
 
 def _next_offsets(consumer: Any) -> dict[Any, int]:
     """Per stream partition, the offset the drain loop must deliver next: the committed
-    offset after a seek, the delivered offset + 1 after each record. Faust's ``_read_offset``
-    cannot say this: it holds the next offset after a seek but the last one after a read."""
+    offset after a seek (none without one), the delivered offset + 1 after each record.
+    Faust's ``_read_offset`` cannot say this: it holds the next offset after a seek but the
+    last one after a read."""
     found: dict[Any, int] | None = consumer.__dict__.get("_muleguard_next_offset")
     if found is None:
         found = consumer.__dict__["_muleguard_next_offset"] = {}
