@@ -30,12 +30,12 @@ def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
 def spawn_worker(
     broker: str, model_dir: Path, data_dir: Path, web_port: int, log_path: Path,
     app_id: str = "muleguard", extra_env: dict[str, str] | None = None,
-    endpoints: Path | None = None,
+    endpoints: Path | None = None, loglevel: str = "warning",
 ) -> subprocess.Popen[bytes]:
     """A ``muleguard worker`` child process with its output in ``log_path``."""
     cmd = [sys.executable, "-m", "topologies.cli", "worker", "--broker", broker,
            "--model", str(model_dir), "--web-port", str(web_port), "--data-dir", str(data_dir),
-           "--app-id", app_id]
+           "--app-id", app_id, "--loglevel", loglevel]
     if endpoints is not None:
         cmd += ["--endpoints", str(endpoints)]
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it

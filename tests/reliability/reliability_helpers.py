@@ -326,8 +326,10 @@ class Workers:
         log = self.root / f"{name}.log"
         (self.root / name).mkdir(parents=True, exist_ok=True)
         env = {"MULEGUARD_COMMIT_INTERVAL_S": "0.5", **(extra_env or {})}  # tests wait for commits
+        # Info: the runtime's rare recoveries (records read again, gaps believed) are in the
+        # log of a failed fault test.
         process = spawn_worker(self.broker.url, self.model_dir, self.root / name / "state", port, log,
-                               app_id=app_id, extra_env=env)
+                               app_id=app_id, extra_env=env, loglevel="info")
         worker = RunningWorker(process, port, log)
         self.running.append(worker)
         try:
