@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from reliability_helpers import Scenario, Workers, build_scenario  # noqa: E402
+from reliability_helpers import Scenario, Workers, build_scenario, dump_topics  # noqa: E402
 
 from topologies.broker import EmbeddedBroker  # noqa: E402
 
@@ -44,11 +44,31 @@ def expected(scenario: Scenario, model_dir: Path, tmp_path_factory) -> Expected:
     return Expected(requests, replayer.accounts)
 
 
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    """Remember whether a test's body failed, for its fixtures' teardown."""
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
 @pytest.fixture
-def fault_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
-    """A broker of this test's own: freeze requests and group offsets start empty."""
+def fault_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own: freeze requests and group offsets start empty. When the
+    test fails, every topic is written to ``tmp_path/topics`` before the broker (and with it
+    all the data) goes; the workers' logs are beside it."""
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as running:
         yield running
+        if request.node.stash.get(CALL_FAILED, False):
+            try:
+                dump_topics(running.bootstrap, tmp_path / "topics")
+                print(f"topics of the failed run: {tmp_path / 'topics'}")
+            except Exception as exc:  # noqa: BLE001 - evidence is best effort, the failure is the news
+                print(f"could not dump the topics: {exc!r}")
 
 
 @pytest.fixture

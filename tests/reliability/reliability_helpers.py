@@ -215,6 +215,26 @@ def table_state(bootstrap: str, app_id: str, table_prefix: str = "accounts_v") -
     return {k: AccountState.from_bytes(v) for k, v in latest.items() if v}
 
 
+def dump_topics(bootstrap: str, out: Path) -> None:
+    """Every topic's records as JSON lines in ``out`` (one file per topic): the evidence a
+    failed fault test leaves, since the embedded broker keeps nothing once it stops. Changelog
+    values are binary state: their length only."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, partitions in sorted(topics_of(bootstrap).items()):
+        if name.startswith("__"):
+            continue
+        binary = name.endswith("-changelog")
+        with open(out / f"{name}.jsonl", "w") as f:
+            for m in messages_to_end(bootstrap, [(name, p) for p in range(partitions)], timeout_s=60):
+                value = m.value() or b""
+                row = {"partition": m.partition(), "offset": m.offset(), "ts": m.timestamp()[1],
+                       "key": (m.key() or b"").decode(errors="replace"), "bytes": len(value),
+                       "headers": [(k, (v or b"").decode(errors="replace")) for k, v in m.headers() or ()]}
+                if not binary:
+                    row["value"] = value.decode(errors="replace")
+                f.write(json.dumps(row) + "\n")
+
+
 def canonical(state: AccountState) -> dict[str, object]:
     """What an account's state means, independent of the encoding's incidental orders, of
     delivery bookkeeping (``applied``: which input offsets it has seen, features/origin.py) and
