@@ -375,8 +375,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                             logger.info("Offsets %s-%s of %s were not delivered; reading them again",
                                         expected, offset - 1, tp)
                             try:
-                                await self.seek(tp, expected)
-                                next_offset[tp] = expected
+                                await self.seek(tp, expected)  # next_offset[tp] is expected already
                             except Exception as exc:  # noqa: BLE001 - revoked meanwhile: nothing to read
                                 logger.info("Could not seek %s back to %s: %r", tp, expected, exc)
                             continue
