@@ -58,6 +58,7 @@ class Tally:
 
     sent_ms: dict[str, float] = field(default_factory=dict)
     holds: dict[str, dict] = field(default_factory=dict)  # account key -> first hold request
+    hold_reasons: dict[str, set[str]] = field(default_factory=dict)  # account key -> reasons of its holds
     latencies_ms: list[float] = field(default_factory=list)
     by_reason: dict[str, list[float]] = field(default_factory=dict)
     requests: int = 0
@@ -99,6 +100,7 @@ def _tally(tally: Tally, request: FreezeRequest, raw: bytes) -> None:
             tally.latencies_ms.append(request.emitted_ts_ms - sent)
             tally.by_reason.setdefault(request.reason, []).append(request.emitted_ts_ms - sent)
         tally.holds.setdefault(request.key, json.loads(raw))
+        tally.hold_reasons.setdefault(request.key, set()).add(request.reason)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -243,30 +245,49 @@ def wait_drained(web_port: int, inputs: int, timeout_s: float) -> bool:
     return False
 
 
-def _mules_frozen(tally: Tally, labels: dict[str, int], active: set[str]) -> tuple[int, int, int]:
+@dataclass(frozen=True)
+class Outcome:
+    """Who was held, against the simulator's ground truth.
+
+    Innocents are split by why they were held: the model's suspicion, or only because a
+    victim's money was traced into them (a hold of that amount the law asks for, typically
+    a shop or a person a mule paid at hop 3 or 4: docs/tracing.md).
+    """
+
+    mules: int
+    mules_frozen: int
+    innocents_by_model: int
+    innocents_traced_only: int
+
+
+def _outcome(tally: Tally, labels: dict[str, int], active: set[str]) -> Outcome:
     mules = {k for k in active if labels.get(k)}
-    frozen = set(tally.holds)
-    return len(mules), len(frozen & mules), len(frozen - mules)
+    innocents = set(tally.holds) - mules
+    by_model = {k for k in innocents if tally.hold_reasons.get(k, set()) - {"trace"}}
+    return Outcome(len(mules), len(set(tally.holds) & mules), len(by_model), len(innocents - by_model))
 
 
 def _progress_line(sent: int, total: int, tally: Tally, labels: dict[str, int], active: set[str]) -> str:
     with tally.lock:
-        mules, caught, innocents = _mules_frozen(tally, labels, active)
+        o = _outcome(tally, labels, active)
         p99 = _percentile(tally.latencies_ms, 99)
         return (f"events {sent:,}/{total:,} | freeze requests {tally.requests:,} | mules frozen "
-                f"{caught}/{mules} | innocents frozen {innocents} | p99 latency {p99} ms")
+                f"{o.mules_frozen}/{o.mules} | innocents held: {o.innocents_by_model} by the model, "
+                f"{o.innocents_traced_only} traced amounts | p99 latency {p99} ms")
 
 
 def _summary(sent: int, elapsed: float, tally: Tally, labels: dict[str, int], active: set[str]) -> dict:
     with tally.lock:
-        mules, caught, innocents = _mules_frozen(tally, labels, active)
+        o = _outcome(tally, labels, active)
         return {
             "events": sent,
             "seconds": round(elapsed, 1),
             "freeze_requests": tally.requests,
-            "mules_total": mules,
-            "mules_frozen": caught,
-            "innocents_frozen": innocents,
+            "mules_total": o.mules,
+            "mules_frozen": o.mules_frozen,
+            "innocents_frozen": o.innocents_by_model + o.innocents_traced_only,
+            "innocents_held_by_model": o.innocents_by_model,
+            "innocents_held_traced_only": o.innocents_traced_only,
             "latency_ms": {"p50": _percentile(tally.latencies_ms, 50), "p99": _percentile(tally.latencies_ms, 99)},
             "latency_ms_by_reason": {
                 reason: {"count": len(values), "p50": _percentile(values, 50), "p99": _percentile(values, 99)}
