@@ -146,7 +146,10 @@ def open_row(state: AccountState, hold: Hold) -> bool:
 
 def next_expiry_ms(state: AccountState) -> int:
     """When the next active hold expires (-1: none), for the worker's expiry timer."""
-    due = [row[10] for row in state.holds if row[4] in ACTIVE and row[10] >= 0]
+    rows = state.peek("h")
+    if not rows:  # most accounts: no comprehension to build
+        return -1
+    due = [row[10] for row in rows if row[4] in ACTIVE and row[10] >= 0]
     return min(due) if due else -1
 
 
@@ -161,7 +164,7 @@ def _refresh_held_until(state: AccountState, at_ms: int) -> None:
     """The account counts as held until its last active hold expires, and no longer than
     ``at_ms`` once nothing is held. ``held_until_ms`` is compared with event time by the
     features, so an expiry never rewrites the past: replay, which has no clock, agrees."""
-    active = max((row[10] for row in state.holds if row[4] in ACTIVE), default=-1)
+    active = max((row[10] for row in state.peek("h") if row[4] in ACTIVE), default=-1)
     state.held_until_ms = max(active, min(state.held_until_ms, at_ms))
 
 
@@ -325,7 +328,7 @@ def on_ring_review(state: AccountState, key: str, s: RingReview, now_ms: int) ->
     Person-level action as the national fraud registry takes it, but never a hold: families
     share phones. An account already on hold is not reviewed again.
     """
-    if any(row[4] in ACTIVE for row in state.holds):
+    if any(row[4] in ACTIVE for row in state.peek("h")):
         return Effects(events=["ring_member_already_held"])
     rid = request_id(key, f"ring/{s.case_id}/{s.source}", "review")
     review = Hold(rid, s.case_id, "ring", "", "review", 0, 0, 0, -1, s.ts_ms, -1, 0, s.source)

@@ -63,6 +63,7 @@ _ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BBI")
 # version, kind, ints, applied pairs, links length
 _IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qBI")
 _TUPLE_ROWS = ("o", "t", "r", "h", "u")  # trace-memory parts whose rows are tuples
+_PART_KEYS = {part: f'"{part}":'.encode() for part in _TUPLE_ROWS}  # how a part's key is encoded
 
 
 def _setter(names: tuple[str, ...]):  # noqa: ANN202
@@ -151,6 +152,21 @@ class AccountState:
             self._memory = _TraceMemory.parse(self._memory_raw)
         self._memory_touched = True  # the caller may change it: encode it again
         return self._memory
+
+    def peek(self, part: str) -> list | tuple:
+        """One part of the trace memory to read only (never change what it returns).
+
+        Unlike ``memory`` it does not mark the memory for encoding again, and an absent part
+        is not even parsed for: the worker asks every account it touches for its next hold
+        expiry twice per batch, and most accounts have no hold rows.
+        """
+        memory = self._memory
+        if memory is None:
+            raw = self._memory_raw
+            if not raw or _PART_KEYS[part] not in raw:
+                return ()
+            memory = self._memory = _TraceMemory.parse(raw)
+        return memory.get(part) or ()
 
     # (transfer_id, ts_ms, dst account key, amount_satang), oldest first
     @property

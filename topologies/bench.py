@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,17 @@ def bench_simulator(accounts: int, days: float) -> dict:
 class _BatchedStates(dict):
     """Keyed states as the worker holds them: bytes at rest (the RocksDB table), loaded on
     first touch in a batch (reused from ``DecodedStates`` while the stored bytes match, else
-    decoded), encoded once at the end of the batch (``topologies/agents/score.py``)."""
+    decoded), encoded once at the end of the batch (``topologies/agents/score.py``).
+    ``per_key`` is what the agent also does with each key's state on load and before the
+    encode (the accounts agent: its next hold expiry, for the expiry timer)."""
 
-    def __init__(self, cls: type, cache_capacity: int) -> None:
+    def __init__(self, cls: type, cache_capacity: int, per_key: Callable[[object], object] | None = None) -> None:
         from features.state import DecodedStates
 
         super().__init__()
         self.live: dict = {}
         self.decoded = DecodedStates(cls, cache_capacity)
+        self.per_key = per_key
 
     def get(self, key: str, default: object = None) -> object:
         state = self.live.get(key)
@@ -51,13 +55,18 @@ class _BatchedStates(dict):
             if raw is None:
                 return default
             state = self.live[key] = self.decoded.load(key, raw)
+            if self.per_key is not None:
+                self.per_key(state)
         return state
 
     def __setitem__(self, key: str, state: object) -> None:
         self.live[key] = state
 
     def flush(self) -> None:
+        per_key = self.per_key
         for key, state in self.live.items():
+            if per_key is not None:
+                per_key(state)
             raw = state.to_bytes()
             dict.__setitem__(self, key, raw)
             self.decoded.put(key, raw, state)
@@ -79,13 +88,14 @@ def bench_features(data_dir: Path, batch_records: int = 1, cache_capacity: int =
     (``MULEGUARD_STATE_CACHE``) a key touched again is not decoded again. CPU time of this
     process, so a busy machine inflates it less.
     """
+    from features.holds import next_expiry_ms
     from features.replay import Replayer, read_data_dir
     from features.state import AccountState, IdentityState
     from topologies.runtime import tune_gc
 
     records = [record for _, record in read_data_dir(data_dir)]
     vectors: list[np.ndarray] = []
-    accounts = _BatchedStates(AccountState, cache_capacity)
+    accounts = _BatchedStates(AccountState, cache_capacity, per_key=next_expiry_ms)
     identities = _BatchedStates(IdentityState, cache_capacity)
     replayer = Replayer(on_scored=lambda _k, _s, _sig, vec: vectors.append(vec) or [],
                         accounts=accounts, identities=identities)

@@ -44,3 +44,39 @@ def test_a_reused_state_encodes_its_trace_memory_again_only_once_touched() -> No
     assert state.to_bytes() == raw == AccountState.from_bytes(raw).to_bytes()
     state.recent_out.append(("t2", 6, "KTB:3", 200))
     assert AccountState.from_bytes(state.to_bytes()).recent_out == [("t1", 5, "KTB:2", 100), ("t2", 6, "KTB:3", 200)]
+
+
+def test_reading_the_next_hold_expiry_neither_parses_nor_encodes_what_it_does_not_need(monkeypatch) -> None:
+    """The worker asks every account it touches for its next hold expiry, twice per batch."""
+    from features import holds
+    from features import state as state_module
+
+    calls = {"parse": 0, "dump": 0}
+
+    def counted(name: str):  # noqa: ANN202
+        original = getattr(state_module._TraceMemory, name)
+
+        def call(arg):  # noqa: ANN001, ANN202
+            calls[name] += 1
+            return original(arg)
+        return staticmethod(call)
+
+    for name in calls:
+        monkeypatch.setattr(state_module._TraceMemory, name, counted(name))
+    payer = AccountState()
+    payer.recent_out.append(("t1", 5, "KTB:2", 100))
+    raw = payer.to_bytes()
+    payer = AccountState.from_bytes(raw)
+    calls.update(parse=0, dump=0)
+    assert holds.next_expiry_ms(payer) == -1 and payer.to_bytes() == raw
+    assert calls == {"parse": 0, "dump": 0}  # no hold rows: the memory is not even parsed
+
+    hold = holds.Hold("r1", "", "model", "bank_suspicion_3d", "requested", 0, 0, 500, -1, 10, 9_000, 0, "t9")
+    assert holds.open_row(payer, hold)
+    assert holds.next_expiry_ms(payer) == 9_000
+    raw = payer.to_bytes()
+    assert calls["dump"] == 1
+    held = AccountState.from_bytes(raw)
+    assert holds.next_expiry_ms(held) == 9_000 and held.to_bytes() == raw
+    assert calls["dump"] == 1  # read, not encoded again
+    assert [row[0] for row in held.holds] == ["r1"] and held.recent_out == [("t1", 5, "KTB:2", 100)]
