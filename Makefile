@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@bash tools/ensure-prometheus
 	@bash tools/ensure-chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams features models topologies tests deploy
