@@ -812,11 +812,14 @@ async def batches(
             finally:
                 # After the body: flush, then ack once the changelog is acknowledged.
                 futures: list[asyncio.Future] = []
+                kinds: list[str] = []  # what each future waits for, for stalled_acks()
                 for staged in flush:
                     await staged.flush()
-                    futures.extend(staged._take_flushes())  # including flushes by the body
+                    taken = staged._take_flushes()  # including flushes by the body
+                    futures.extend(taken)
+                    kinds.extend([type(staged).__name__] * len(taken))
                 if do_ack:
-                    acker.ack_after(batch, states, futures, failure)
+                    acker.ack_after(batch, states, futures, failure, kinds)
     finally:
         await collect.aclose()
         stream._channel_stop_iteration(channel)
@@ -1021,6 +1024,37 @@ def _ignore(_message: Any) -> None:
     return None
 
 
+_ACKERS: weakref.WeakSet[_Acker] = weakref.WeakSet()  # every live batches() loop's acker
+STALL_AFTER_S = 30.0
+
+
+def stalled_acks(older_than_s: float = STALL_AFTER_S) -> list[str]:
+    """Why this worker's offsets may have stopped moving, in words for its log.
+
+    Each entry is a list of events processed longer than ``older_than_s`` ago whose acks
+    still wait (for which kind of flush: the send channel's deliveries or a table's
+    changelog writes), or a partition whose oldest tracked message has been pending that
+    long with others queued behind it (:class:`_CommitOrder`). Either keeps the partition's
+    committed offset where it is. A worker calls it from a timer (``topologies/views.py``):
+    a stall then leaves a trace even when nothing else is logged.
+    """
+    now = time.monotonic()
+    return [line for acker in list(_ACKERS) for line in acker.stalls(older_than_s, now)]
+
+
+def _offset_ranges(events: Sequence[EventT]) -> str:
+    """``topic[partition] first-last`` per partition of ``events``."""
+    spans: dict[Any, list[int]] = {}
+    for event in events:
+        message = event.message
+        span = spans.get(message.tp)
+        if span is None:
+            spans[message.tp] = [message.offset, message.offset]
+        else:
+            span[0], span[1] = min(span[0], message.offset), max(span[1], message.offset)
+    return ", ".join(f"{tp.topic}[{tp.partition}] {lo}-{hi}" for tp, (lo, hi) in spans.items())
+
+
 class _CommitOrder:
     """Hands acks to Faust's commit bookkeeping in the order messages were tracked, per
     partition and consumer generation, and never an ack that follows a skipped message.
@@ -1100,6 +1134,12 @@ class _Acker:
         app = stream.app
         self.consumer = app.consumer
         self.order = _CommitOrder(app)
+        # Lists processed whose acks wait for their futures: token -> (since, events,
+        # futures, what each future is), read only by stalled_acks().
+        self.waiting: dict[int, tuple[float, Sequence[EventT], list[asyncio.Future], list[str]]] = {}
+        self._tokens = itertools.count()
+        self._heads: dict[Any, tuple[int, float]] = {}  # lane -> (id of its head entry, first seen)
+        _ACKERS.add(self)
         self.acks_enabled_for = app.topics.acks_enabled_for
         self.on_stream_event_out = stream._on_stream_event_out
         self.on_message_out = stream._on_message_out
@@ -1181,8 +1221,10 @@ class _Acker:
         states: Any,
         futures: list[asyncio.Future],
         failure: list[BaseException],
+        kinds: Sequence[str] = (),
     ) -> None:
-        """Ack ``events`` once every future in ``futures`` succeeded."""
+        """Ack ``events`` once every future in ``futures`` succeeded (``kinds``: what each
+        future is, for :func:`stalled_acks`)."""
         for f in futures:
             if f.done() and (f.cancelled() or f.exception() is not None):
                 self._fail(f, failure)
@@ -1192,20 +1234,50 @@ class _Acker:
             self.ack(events, states)
             return
         remaining = [len(waiting)]
+        token = next(self._tokens)
+        self.waiting[token] = (time.monotonic(), events, futures, list(kinds))
 
         def done(f: asyncio.Future) -> None:
             if remaining[0] < 0:
                 return
             if f.cancelled() or f.exception() is not None:
+                self.waiting.pop(token, None)
                 self._fail(f, failure)
                 remaining[0] = -1
                 return
             remaining[0] -= 1
             if remaining[0] == 0:
+                self.waiting.pop(token, None)
                 self.ack(events, states)
 
         for f in waiting:
             f.add_done_callback(done)
+
+    def stalls(self, older_than_s: float, now: float) -> list[str]:
+        """Lists whose acks have waited longer than ``older_than_s``, and commit lanes whose
+        first message has been pending that long (see :func:`stalled_acks`)."""
+        name = getattr(self.stream, "shortlabel", None) or repr(self.stream)
+        found = []
+        for since, events, futures, kinds in list(self.waiting.values()):
+            if now - since >= older_than_s:
+                pending = [kinds[i] if i < len(kinds) else "?" for i, f in enumerate(futures) if not f.done()]
+                found.append(f"{name}: {len(events)} events ({_offset_ranges(events)}) processed "
+                             f"{now - since:.0f} s ago still wait for {', '.join(pending) or 'nothing'}")
+        heads: dict[Any, tuple[int, float]] = {}
+        for lane_key, lane in list(self.order.lanes.items()):
+            if not lane or lane[0][1] != _CommitOrder.PENDING:
+                continue
+            head = lane[0][0]
+            seen = self._heads.get(lane_key)
+            first_seen = seen[1] if seen is not None and seen[0] == id(head) else now
+            heads[lane_key] = (id(head), first_seen)
+            if now - first_seen >= older_than_s:
+                tp, generation = lane_key
+                found.append(f"{name}: {tp.topic}[{tp.partition}] generation {generation}: offset "
+                             f"{head.offset} not done for {now - first_seen:.0f} s, {len(lane) - 1} "
+                             "messages after it wait for it")
+        self._heads = heads
+        return found
 
     def _fail(self, fut: asyncio.Future, failure: list[BaseException]) -> None:
         if fut.cancelled():

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from features import cases as case_logic
 from models import drift
+from topologies import runtime
 from topologies.app import Pipeline
 from topologies.consumer_health import RecoveryClock, consumer_lag
+
+logger = logging.getLogger(__name__)
 
 GAUGE_INTERVAL_S = 5.0
 CASES_INTERVAL_S = 15.0
@@ -36,6 +41,14 @@ def register(p: Pipeline) -> None:
         p.metrics.consumer_lag.clear()  # partitions moved away must not linger
         for (topic, partition), lag in lags.items():
             p.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    @app.timer(interval=runtime.STALL_AFTER_S)
+    async def report_stalled_acks() -> None:
+        """Offsets that stopped moving say why in the log, every 30 s while they do (lag
+        alone shows that they stopped, not whether sends, changelog writes or one
+        unfinished message hold them: docs/reliability.md)."""
+        for line in runtime.stalled_acks():
+            logger.warning("Offsets not moving: %s", line)
 
     @app.timer(interval=GAUGE_INTERVAL_S)
     async def score_drift() -> None:

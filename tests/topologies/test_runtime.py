@@ -715,6 +715,34 @@ def test_a_list_acknowledged_before_the_one_ahead_of_it_waits_for_it(installed: 
     asyncio.run(scenario())
 
 
+def test_stalled_acks_name_the_lists_and_partitions_that_hold_commits_back(installed: None, tmp_path: Path) -> None:
+    """A worker whose offsets stop moving says why in its log (views.report_stalled_acks)."""
+    async def scenario() -> None:
+        app = new_app(tmp_path)
+        topic, stream = source_stream(app)
+        await feed(app, topic, stream, [(0, "a", 1.0), (0, "b", 1.0), (0, "c", 1.0)])
+        gate = _Gate()
+        async with contextlib.aclosing(runtime.batches(stream, 2, 0.001, flush=[gate])) as it:
+            async for _events in it:
+                if len(gate.futures) == 1:
+                    break  # the second list, [c], is flushed on leaving the loop
+        first, second = gate.futures
+        second.set_result(None)
+        await settle()
+        assert runtime.stalled_acks(older_than_s=3600) == []  # not stalled yet: just slow
+        stalls = runtime.stalled_acks(older_than_s=0)
+        assert any(f"2 events ({SRC}[0] 0-1) processed" in line and line.endswith("wait for _Gate")
+                   for line in stalls), stalls
+        assert any(f"{SRC}[0] generation" in line and "offset 0 not done" in line
+                   and "2 messages after it wait for it" in line for line in stalls), stalls
+        first.set_result(None)
+        await settle()
+        assert runtime.stalled_acks(older_than_s=0) == []
+        assert acked_offsets(app) == {0: [0, 1, 2]}
+
+    asyncio.run(scenario())
+
+
 def test_batches_bulk_monitor_counts_like_per_event_sensors(installed: None, tmp_path: Path) -> None:
     async def run(sensors: str) -> dict[str, Any]:
         app = new_app(tmp_path)
