@@ -689,18 +689,26 @@ class _Gate:
         return self.futures[-1:]
 
 
+async def _three_events_in_gated_lists(app: Any, list_size: int) -> _Gate:
+    """Offsets 0-2 processed by ``batches`` in lists of ``list_size``, each list's acks
+    waiting for its own future in the returned gate (the last list is flushed on leaving)."""
+    topic, stream = source_stream(app)
+    await feed(app, topic, stream, [(0, "a", 1.0), (0, "b", 1.0), (0, "c", 1.0)])
+    gate = _Gate()
+    lists = -(-3 // list_size)
+    async with contextlib.aclosing(runtime.batches(stream, list_size, 0.001, flush=[gate])) as it:
+        async for _events in it:
+            if len(gate.futures) == lists - 1:
+                break
+    return gate
+
+
 def test_a_list_acknowledged_before_the_one_ahead_of_it_waits_for_it(installed: None, tmp_path: Path) -> None:
     """Faust commits past a one-offset gap (``Consumer._new_offset``): a later list's acks must
     not reach its bookkeeping before an earlier list's, or a stop in between loses a message."""
     async def scenario() -> None:
         app = new_app(tmp_path)
-        topic, stream = source_stream(app)
-        await feed(app, topic, stream, [(0, "a", 1.0), (0, "b", 1.0), (0, "c", 1.0)])
-        gate = _Gate()
-        async with contextlib.aclosing(runtime.batches(stream, 1, 0.001, flush=[gate])) as it:
-            async for _events in it:
-                if len(gate.futures) == 2:
-                    break  # the third list is flushed on leaving the loop
+        gate = await _three_events_in_gated_lists(app, list_size=1)
         first, *later = gate.futures
         for future in later:
             future.set_result(None)
@@ -719,14 +727,7 @@ def test_stalled_acks_name_the_lists_and_partitions_that_hold_commits_back(insta
     """A worker whose offsets stop moving says why in its log (views.report_stalled_acks)."""
     async def scenario() -> None:
         app = new_app(tmp_path)
-        topic, stream = source_stream(app)
-        await feed(app, topic, stream, [(0, "a", 1.0), (0, "b", 1.0), (0, "c", 1.0)])
-        gate = _Gate()
-        async with contextlib.aclosing(runtime.batches(stream, 2, 0.001, flush=[gate])) as it:
-            async for _events in it:
-                if len(gate.futures) == 1:
-                    break  # the second list, [c], is flushed on leaving the loop
-        first, second = gate.futures
+        first, second = (await _three_events_in_gated_lists(app, list_size=2)).futures  # [a, b], [c]
         second.set_result(None)
         await settle()
         assert runtime.stalled_acks(older_than_s=3600) == []  # not stalled yet: just slow
