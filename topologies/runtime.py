@@ -1034,12 +1034,32 @@ def stalled_acks(older_than_s: float = STALL_AFTER_S) -> list[str]:
     Each entry is a list of events processed longer than ``older_than_s`` ago whose acks
     still wait (for which kind of flush: the send channel's deliveries or a table's
     changelog writes), or a partition whose oldest tracked message has been pending that
-    long with others queued behind it (:class:`_CommitOrder`). Either keeps the partition's
-    committed offset where it is. A worker calls it from a timer (``topologies/views.py``):
-    a stall then leaves a trace even when nothing else is logged.
+    long with others queued behind it (:class:`_CommitOrder`), or a commit that has not
+    returned for that long. Each keeps committed offsets where they are. A worker calls it
+    from a timer (``topologies/views.py``): a stall then leaves a trace even when nothing
+    else is logged.
     """
     now = time.monotonic()
-    return [line for acker in list(_ACKERS) for line in acker.stalls(older_than_s, now)]
+    ackers = list(_ACKERS)
+    found = [line for acker in ackers for line in acker.stalls(older_than_s, now)]
+    for consumer in {id(a.consumer): a.consumer for a in ackers}.values():
+        # A commit that never returns holds every later one (Faust awaits it first), and it
+        # runs on the consumer's thread, as fetches do: that thread answering nothing would
+        # look like this, with no list waiting above.
+        pending = getattr(consumer, "_commit_fut", None)
+        key = id(consumer)
+        if pending is None or pending.done():
+            _COMMITS_SEEN.pop(key, None)
+            continue
+        seen = _COMMITS_SEEN.get(key)
+        first_seen = seen[1] if seen is not None and seen[0] == id(pending) else now
+        _COMMITS_SEEN[key] = (id(pending), first_seen)
+        if now - first_seen >= older_than_s:
+            found.append(f"consumer: a commit has not returned for {now - first_seen:.0f} s")
+    return found
+
+
+_COMMITS_SEEN: dict[int, tuple[int, float]] = {}  # consumer -> (its pending commit, first seen)
 
 
 def _offset_ranges(events: Sequence[EventT]) -> str:

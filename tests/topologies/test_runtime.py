@@ -736,6 +736,10 @@ def test_stalled_acks_name_the_lists_and_partitions_that_hold_commits_back(insta
                    for line in stalls), stalls
         assert any(f"{SRC}[0] generation" in line and "offset 0 not done" in line
                    and "2 messages after it wait for it" in line for line in stalls), stalls
+        # a commit that never returns (Faust awaits it before the next one)
+        app.consumer._commit_fut = asyncio.get_running_loop().create_future()
+        assert "consumer: a commit has not returned for 0 s" in runtime.stalled_acks(older_than_s=0)
+        app.consumer._commit_fut.set_result(None)
         first.set_result(None)
         await settle()
         assert runtime.stalled_acks(older_than_s=0) == []
