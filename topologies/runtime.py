@@ -1035,7 +1035,8 @@ def stalled_acks(older_than_s: float = STALL_AFTER_S) -> list[str]:
     still wait (for which kind of flush: the send channel's deliveries or a table's
     changelog writes), or a partition whose oldest tracked message has been pending that
     long with others queued behind it (:class:`_CommitOrder`), or a commit that has not
-    returned for that long. Each keeps committed offsets where they are. A worker calls it
+    returned for that long, or acked offsets Faust's bookkeeping will never commit (a
+    gap at their head). Each keeps committed offsets where they are. A worker calls it
     from a timer (``topologies/views.py``): a stall then leaves a trace even when nothing
     else is logged.
     """
@@ -1046,6 +1047,7 @@ def stalled_acks(older_than_s: float = STALL_AFTER_S) -> list[str]:
         # A commit that never returns holds every later one (Faust awaits it first), and it
         # runs on the consumer's thread, as fetches do: that thread answering nothing would
         # look like this, with no list waiting above.
+        found += _unreachable_acks(consumer)
         pending = getattr(consumer, "_commit_fut", None)
         key = id(consumer)
         if pending is None or pending.done():
@@ -1060,6 +1062,25 @@ def stalled_acks(older_than_s: float = STALL_AFTER_S) -> list[str]:
 
 
 _COMMITS_SEEN: dict[int, tuple[int, float]] = {}  # consumer -> (its pending commit, first seen)
+
+
+def _unreachable_acks(consumer: Any) -> list[str]:
+    """Partitions whose acked offsets Faust will not commit: its ``_new_offset`` commits
+    nothing while the oldest acked offset is more than one past the committed offset it
+    keeps (``_committed_offset``), and offsets below were never acked in this generation."""
+    found = []
+    committed = getattr(consumer, "_committed_offset", {})
+    gaps = getattr(consumer, "_gap", {})
+    for tp, acked in list(getattr(consumer, "_acked", {}).items()):
+        base = committed.get(tp)
+        if not (acked and base and min(acked) - base > 1):
+            continue
+        known_gap = gaps.get(tp)
+        if known_gap and known_gap.overlaps(base, min(acked)):  # a real gap: Faust fills it in
+            continue
+        found.append(f"{tp.topic}[{tp.partition}]: {len(acked)} offsets acked from {min(acked)}, but "
+                     f"the committed offset Faust keeps is {base}: none of them will be committed")
+    return found
 
 
 def _offset_ranges(events: Sequence[EventT]) -> str:

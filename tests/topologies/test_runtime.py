@@ -740,6 +740,18 @@ def test_stalled_acks_name_the_lists_and_partitions_that_hold_commits_back(insta
         app.consumer._commit_fut = asyncio.get_running_loop().create_future()
         assert "consumer: a commit has not returned for 0 s" in runtime.stalled_acks(older_than_s=0)
         app.consumer._commit_fut.set_result(None)
+        # acked offsets above a gap at their head: Faust's _new_offset never commits them
+        other = TP("elsewhere", 0)
+        app.consumer._committed_offset[other] = 3
+        app.consumer._acked[other] = [5, 6]
+        assert ("elsewhere[0]: 2 offsets acked from 5, but the committed offset Faust keeps is 3: none of "
+                "them will be committed") in runtime.stalled_acks(older_than_s=0)
+        app.consumer._acked[other] = [4, 5, 6]  # a gap of one: Faust commits past it (see _CommitOrder)
+        assert not any("elsewhere" in line for line in runtime.stalled_acks(older_than_s=0))
+        app.consumer._acked[other] = [5, 6]
+        await app.consumer._add_gap(other, 3, 4)  # offsets that do not exist: Faust fills them in
+        assert not any("elsewhere" in line for line in runtime.stalled_acks(older_than_s=0))
+        del app.consumer._acked[other]
         first.set_result(None)
         await settle()
         assert runtime.stalled_acks(older_than_s=0) == []
