@@ -191,8 +191,16 @@ async def _perform_seek(self: Any) -> None:
         await self._thread.seek_to_beginning(*unknown)
     self._read_offset.update({
         tp: offset if offset is not None and offset >= 0 else None for tp, offset in committed.items()})
-    self._committed_offset.update({_consumer_mod.ensure_TP(tp): offset if offset else None
-                                   for tp, offset in committed.items() if offset is not None})
+    # Never backwards: a commit that finished while the broker was asked has set a newer
+    # offset here than the answer (revoked partitions were forgotten, so anything kept is
+    # this generation's). Faust's _new_offset commits nothing while acked offsets start
+    # more than one past this offset, so a stale, older one would stall the partition.
+    kept = self._committed_offset
+    for tp, offset in committed.items():
+        if offset is not None:
+            tp = _consumer_mod.ensure_TP(tp)
+            known = kept.get(tp)
+            kept[tp] = known if known and (not offset or known > offset) else (offset or None)
     # The offset each stream partition must deliver next (see _drain_messages, point 4);
     # unknown without a committed offset. Tansu can answer "no committed offset" while the
     # position is at the previous owner's last commit: a gap from 0 would read the whole

@@ -471,6 +471,30 @@ def test_the_seek_puts_back_partitions_whose_records_were_held_back(installed: N
     assert consumer._read_offset[tp] == 1245 and consumer._read_offset[untouched] == 77
 
 
+def test_the_seek_never_moves_the_committed_offset_backwards(installed: None, tmp_path: Path) -> None:
+    """A commit that finishes while the seek asks the broker leaves a newer committed offset
+    than the broker's answer. Faust commits nothing while acked offsets start more than one
+    past its committed offset: taking the older answer would stall the partition for good."""
+    from types import SimpleNamespace
+
+    app = new_app(tmp_path)
+    consumer = app.consumer
+    raced, fresh, behind = TP(SRC, 0), TP(SRC, 1), TP(SRC, 2)
+
+    async def seek_to_committed() -> dict[TP, int]:
+        consumer._committed_offset[raced] = 160  # the commit lands while the broker answers
+        consumer._committed_offset[behind] = 40
+        return {raced: 80, fresh: 12, behind: 50}
+
+    consumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+    consumer._thread = SimpleNamespace(seek=lambda partition, offset: None)
+    asyncio.run(consumer.perform_seek())
+    assert consumer._committed_offset[raced] == 160
+    assert consumer._committed_offset[fresh] == 12 and consumer._committed_offset[behind] == 50
+    consumer._acked[raced] = list(range(160, 215))
+    assert consumer._new_offset(raced) == 215  # with 80 kept, this was None: nothing committed
+
+
 @pytest.mark.parametrize("reread_finds", ["the skipped records", "the same gap"])
 def test_a_gap_in_offsets_is_read_again_before_it_is_believed(installed: None, tmp_path: Path,
                                                                reread_finds: str) -> None:
