@@ -1062,14 +1062,14 @@ def stalled_acks(older_than_s: float = STALL_AFTER_S) -> list[str]:
             _COMMITS_SEEN.pop(key, None)
             continue
         seen = _COMMITS_SEEN.get(key)
-        first_seen = seen[1] if seen is not None and seen[0] == id(pending) else now
-        _COMMITS_SEEN[key] = (id(pending), first_seen)
+        first_seen = seen[1] if seen is not None and seen[0] is pending else now
+        _COMMITS_SEEN[key] = (pending, first_seen)
         if now - first_seen >= older_than_s:
             found.append(f"consumer: a commit has not returned for {now - first_seen:.0f} s")
     return found
 
 
-_COMMITS_SEEN: dict[int, tuple[int, float]] = {}  # consumer -> (its pending commit, first seen)
+_COMMITS_SEEN: dict[int, tuple[asyncio.Future, float]] = {}  # id(consumer) -> (its pending commit, first seen)
 
 
 def _unreachable_acks(consumer: Any) -> list[str]:
@@ -1187,7 +1187,7 @@ class _Acker:
         # futures, what each future is), read only by stalled_acks().
         self.waiting: dict[int, tuple[float, Sequence[EventT], list[asyncio.Future], list[str]]] = {}
         self._tokens = itertools.count()
-        self._heads: dict[Any, tuple[int, float]] = {}  # lane -> (id of its head entry, first seen)
+        self._heads: dict[Any, tuple[Any, float]] = {}  # lane -> (its head message, first seen)
         _ACKERS.add(self)
         self.acks_enabled_for = app.topics.acks_enabled_for
         self.on_stream_event_out = stream._on_stream_event_out
@@ -1312,14 +1312,14 @@ class _Acker:
                 pending = [kinds[i] if i < len(kinds) else "?" for i, f in enumerate(futures) if not f.done()]
                 found.append(f"{name}: {len(events)} events ({_offset_ranges(events)}) processed "
                              f"{now - since:.0f} s ago still wait for {', '.join(pending) or 'nothing'}")
-        heads: dict[Any, tuple[int, float]] = {}
+        heads: dict[Any, tuple[Any, float]] = {}
         for lane_key, lane in list(self.order.lanes.items()):
             if not lane or lane[0][1] != _CommitOrder.PENDING:
                 continue
             head = lane[0][0]
             seen = self._heads.get(lane_key)
-            first_seen = seen[1] if seen is not None and seen[0] == id(head) else now
-            heads[lane_key] = (id(head), first_seen)
+            first_seen = seen[1] if seen is not None and seen[0] is head else now
+            heads[lane_key] = (head, first_seen)
             if now - first_seen >= older_than_s:
                 tp, generation = lane_key
                 found.append(f"{name}: {tp.topic}[{tp.partition}] generation {generation}: offset "
