@@ -820,14 +820,14 @@ async def batches(
             finally:
                 # After the body: flush, then ack once the changelog is acknowledged.
                 futures: list[asyncio.Future] = []
-                kinds: list[str] = []  # what each future waits for, for stalled_acks()
+                sources: list[Any] = []  # the flush entry of each future, for stalled_acks()
                 for staged in flush:
                     await staged.flush()
                     taken = staged._take_flushes()  # including flushes by the body
                     futures.extend(taken)
-                    kinds.extend([type(staged).__name__] * len(taken))
+                    sources.extend([staged] * len(taken))
                 if do_ack:
-                    acker.ack_after(batch, states, futures, failure, kinds)
+                    acker.ack_after(batch, states, futures, failure, sources)
     finally:
         await collect.aclose()
         stream._channel_stop_iteration(channel)
@@ -1091,6 +1091,13 @@ def _unreachable_acks(consumer: Any) -> list[str]:
     return found
 
 
+def _describe_flush(entry: Any) -> str:
+    """A flush entry's name, with what it says of itself (``stall_note()``, e.g. how many
+    messages the sender's librdkafka still holds)."""
+    note = getattr(entry, "stall_note", None)
+    return f"{type(entry).__name__} ({note()})" if callable(note) else type(entry).__name__
+
+
 def _offset_ranges(events: Sequence[EventT]) -> str:
     """``topic[partition] first-last`` per partition of ``events``."""
     spans: dict[Any, list[int]] = {}
@@ -1185,7 +1192,7 @@ class _Acker:
         self.order = _CommitOrder(app)
         # Lists processed whose acks wait for their futures: token -> (since, events,
         # futures, what each future is), read only by stalled_acks().
-        self.waiting: dict[int, tuple[float, Sequence[EventT], list[asyncio.Future], list[str]]] = {}
+        self.waiting: dict[int, tuple[float, Sequence[EventT], list[asyncio.Future], list[Any]]] = {}
         self._tokens = itertools.count()
         self._heads: dict[Any, tuple[Any, float]] = {}  # lane -> (its head message, first seen)
         _ACKERS.add(self)
@@ -1270,10 +1277,10 @@ class _Acker:
         states: Any,
         futures: list[asyncio.Future],
         failure: list[BaseException],
-        kinds: Sequence[str] = (),
+        sources: Sequence[Any] = (),
     ) -> None:
-        """Ack ``events`` once every future in ``futures`` succeeded (``kinds``: what each
-        future is, for :func:`stalled_acks`)."""
+        """Ack ``events`` once every future in ``futures`` succeeded (``sources``: the flush
+        entry each future came from, for :func:`stalled_acks`)."""
         for f in futures:
             if f.done() and (f.cancelled() or f.exception() is not None):
                 self._fail(f, failure)
@@ -1284,7 +1291,7 @@ class _Acker:
             return
         remaining = [len(waiting)]
         token = next(self._tokens)
-        self.waiting[token] = (time.monotonic(), events, futures, list(kinds))
+        self.waiting[token] = (time.monotonic(), events, futures, list(sources))
 
         def done(f: asyncio.Future) -> None:
             if remaining[0] < 0:
@@ -1307,9 +1314,10 @@ class _Acker:
         first message has been pending that long (see :func:`stalled_acks`)."""
         name = getattr(self.stream, "shortlabel", None) or repr(self.stream)
         found = []
-        for since, events, futures, kinds in list(self.waiting.values()):
+        for since, events, futures, sources in list(self.waiting.values()):
             if now - since >= older_than_s:
-                pending = [kinds[i] if i < len(kinds) else "?" for i, f in enumerate(futures) if not f.done()]
+                pending = [_describe_flush(sources[i]) if i < len(sources) else "?"
+                           for i, f in enumerate(futures) if not f.done()]
                 found.append(f"{name}: {len(events)} events ({_offset_ranges(events)}) processed "
                              f"{now - since:.0f} s ago still wait for {', '.join(pending) or 'nothing'}")
         heads: dict[Any, tuple[Any, float]] = {}

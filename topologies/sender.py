@@ -118,6 +118,12 @@ class SendChannel:
         taken, self._flushed = self._flushed, []
         return taken
 
+    def stall_note(self) -> str:
+        """For ``runtime.stalled_acks``: what librdkafka still holds, and whether the thread
+        that serves its delivery reports is alive."""
+        poller = "alive" if self.sender._poller.is_alive() else "DEAD"
+        return f"librdkafka holds {len(self.sender.producer)} messages, delivery-report thread {poller}"
+
 
 class DeliveredFirst:
     """A ``runtime.batches`` flush entry that waits until the channel's sends are acknowledged,
@@ -137,6 +143,9 @@ class DeliveredFirst:
 
     def _take_flushes(self) -> list[asyncio.Future]:
         return self.channel._take_flushes()
+
+    def stall_note(self) -> str:
+        return self.channel.stall_note()
 
 
 def _resolve(pending: _Pending) -> None:

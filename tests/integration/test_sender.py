@@ -13,7 +13,7 @@ from kafka_helpers import messages_to_end
 
 from streams.topics import TopicSpec
 from topologies.broker import EmbeddedBroker, create_topics
-from topologies.sender import ConfluentSender
+from topologies.sender import ConfluentSender, DeliveredFirst
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +66,8 @@ def test_a_batch_the_broker_never_acknowledges_fails_its_flush(tmp_path) -> None
         broker.__exit__(None, None, None)  # memory-only broker: gone, and nothing will ack
         channel.send(TOPIC.name, b"k", b"after")
         future = await channel.flush()
+        # what a stalled worker's log would say while it waits (runtime.stalled_acks)
+        assert DeliveredFirst(channel).stall_note() == "librdkafka holds 1 messages, delivery-report thread alive"
         try:
             await asyncio.wait_for(future, 30)
         except RuntimeError as exc:
