@@ -200,7 +200,7 @@ async def _perform_seek(self: Any) -> None:
         if offset is not None:
             tp = _consumer_mod.ensure_TP(tp)
             known = kept.get(tp)
-            kept[tp] = known if known and (not offset or known > offset) else (offset or None)
+            kept[tp] = max(known, offset) if known and offset else (known or offset or None)
     # The offset each stream partition must deliver next (see _drain_messages, point 4);
     # unknown without a committed offset. Tansu can answer "no committed offset" while the
     # position is at the previous owner's last commit: a gap from 0 would read the whole
