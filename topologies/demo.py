@@ -262,9 +262,10 @@ class Outcome:
 
 def _outcome(tally: Tally, labels: dict[str, int], active: set[str]) -> Outcome:
     mules = {k for k in active if labels.get(k)}
-    innocents = set(tally.holds) - mules
+    held = set(tally.holds)
+    innocents = held - mules
     by_model = {k for k in innocents if tally.hold_reasons.get(k, set()) - {"trace"}}
-    return Outcome(len(mules), len(set(tally.holds) & mules), len(by_model), len(innocents - by_model))
+    return Outcome(len(mules), len(held & mules), len(by_model), len(innocents - by_model))
 
 
 def _progress_line(sent: int, total: int, tally: Tally, labels: dict[str, int], active: set[str]) -> str:
