@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from models.fast_predict import FastPredictor
 from models.registry import load
@@ -21,8 +22,12 @@ def test_fast_predictor_matches_booster_predict(model_dir: Path) -> None:
     got = np.array([fast(row) for row in rows])
     assert np.array_equal(got, expected)
     assert len(set(got.round(6))) > 10, "rows should not all land in the same leaves"
-    # Non-contiguous or float32 rows are converted, not misread.
+    # Non-contiguous or float32 rows are converted, not misread; a row of the wrong length is refused.
     assert fast(rows[:, ::1][3].astype(np.float32)) == booster.predict(rows[3:4].astype(np.float32))[0]
+    assert fast(np.asfortranarray(rows)[7]) == expected[7]
+    assert fast(rows[9].reshape(1, -1)) == expected[9]
+    with pytest.raises(ValueError):
+        fast(rows[0][:-1])
 
 
 def test_scorer_scores_one_row_as_the_batch_path_does(model_dir: Path) -> None:
