@@ -402,11 +402,14 @@ def _sre_lag() -> Row:
 
 def _sre_state() -> Row:
     return Row("Rebalances and state", [
-        Panel("Consumer-group rebalances, per worker (15 min)",
+        Panel("Consumer-group rebalances and partition rewinds, per worker (15 min)",
               "Each rebalance pauses processing; MuleguardRebalanceStorm fires above 5 in 15 "
-              "minutes.",
+              "minutes. A rewind reads a partition again from its committed offset because "
+              "acked offsets above a hole would never be committed (docs/reliability.md).",
               [Target(_sum_increase("muleguard_rebalances_total", "instance", "15m", I),
-                      "{{instance}}")],
+                      "{{instance}} rebalances"),
+               Target(_sum_increase("muleguard_partition_rewinds_total", "instance", "15m", I),
+                      "{{instance}} rewinds")],
               thresholds=[("green", None), ("red", 5)], threshold_lines=True),
         Panel("Accounts in feature state, by partition",
               "RocksDB state size in accounts per table partition.",

@@ -103,6 +103,11 @@ class Metrics:
             ["topic"], registry=r)
         self.rebalances = Counter(
             "muleguard_rebalances_total", "Consumer group rebalances seen by this worker.", registry=r)
+        self.partition_rewinds = Counter(
+            "muleguard_partition_rewinds_total",
+            "Partitions read again from their committed offset: acked offsets above a hole would "
+            "never have been committed (runtime.rewind_holes).",
+            ["topic"], registry=r)
 
 
 METRICS = Metrics()

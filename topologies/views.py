@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from features import cases as case_logic
 from models import drift
+from streams.topics import HOLD_INPUT_TOPICS, INPUT_TOPICS, INTERNAL_TOPICS
 from topologies import runtime
 from topologies.app import Pipeline
 from topologies.consumer_health import RecoveryClock, consumer_lag
@@ -42,6 +43,9 @@ def register(p: Pipeline) -> None:
         for (topic, partition), lag in lags.items():
             p.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
 
+    for spec in (*INPUT_TOPICS, *HOLD_INPUT_TOPICS, *INTERNAL_TOPICS):  # what workers consume:
+        p.metrics.partition_rewinds.labels(spec.name)  # zero from the start, so a rewind shows as an increase
+
     @app.timer(interval=runtime.STALL_AFTER_S)
     async def report_stalled_acks() -> None:
         """Offsets that stopped moving say why in the log, every 30 s while they do (lag
@@ -49,6 +53,9 @@ def register(p: Pipeline) -> None:
         unfinished message hold them: docs/reliability.md)."""
         for line in runtime.stalled_acks():
             logger.warning("Offsets not moving: %s", line)
+        for tp, line in runtime.rewind_holes():  # a hole nothing will fill: read it again
+            logger.warning("Offsets not moving: %s", line)
+            p.metrics.partition_rewinds.labels(tp.topic).inc()
 
     @app.timer(interval=GAUGE_INTERVAL_S)
     async def score_drift() -> None:
