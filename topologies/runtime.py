@@ -305,6 +305,15 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
     6. A partition :func:`rewind_holes` asks for (``_muleguard_rewind``) is
        sought back to its committed offset before the next fetch's records are
        delivered, and that fetch's records of it (read before the seek) are dropped.
+    7. A delivery that awaits (Faust's conductor waits for flow control, for the
+       producer buffer to ebb, for its callback lock, for queue space) can outlast
+       a whole rebalance, the seek to committed offsets included. Faust then sets
+       the read offset to the old generation's message anyway, over the seek's:
+       the new generation's fetch, which starts at the committed offset, has every
+       record below that offset dropped as already read, and its acks start above
+       a hole Faust never commits (the rebalance test's stall, docs/runtime.md
+       section 4, item 7). After such an await the loop leaves the offsets alone
+       if the generation changed, and takes the next fetch.
     """
     callback = self.callback
     consumer_should_stop = self._stopped.is_set
@@ -415,6 +424,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                             await callback(message)
                     else:
                         await self.wait_first(callback(message), self.suspend_flow.wait())
+                    if app.consumer_generation_id != generation_id:
+                        break  # a rebalance's seek ran during the await: the offsets are its own (point 7)
                     set_read_offset(tp, offset)
                     next_offset[tp] = offset + 1
                 else:
@@ -1126,8 +1137,9 @@ def rewind_holes(older_than_s: float = STALL_AFTER_S, consumers: Sequence[Any] |
     Why: nothing else ever fills such a hole. Only a rebalance would (it seeks every
     partition to its committed offset), and a worker alone in its group may never see one:
     the rebalance test caught a worker that had acked offsets 1011-1316 of a partition
-    whose commit stood at 960, after two rebalances in ten seconds, and it committed
-    nothing more until it was stopped. Reading from the committed offset is what a
+    whose commit stood at 960 and committed nothing more until it was stopped. Its cause
+    is fixed (:func:`_drain_messages`, point 7); this is the safety net for any other
+    that leaves the same hole. Reading from the committed offset is what a
     rebalance does and is always safe: messages already applied are recognised by their
     origin and skipped (features/origin.py), and the missing ones are processed. The drain
     loop does the seek (:func:`_drain_messages`, point 6), between two fetches.

@@ -508,6 +508,42 @@ def test_the_seek_never_moves_the_committed_offset_backwards(installed: None, tm
     assert consumer._new_offset(raced) == 215  # with 80 kept, this was None: nothing committed
 
 
+def test_a_delivery_that_outlasts_a_rebalance_leaves_the_seeks_offsets_alone(
+        installed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offset 5 of the old generation is still being delivered (Faust's conductor awaits
+    flow control, the producer buffer, a lock) while a rebalance seeks the partition back to
+    its committed offset 3. Setting the read offset to 5 afterwards made the new generation's
+    fetch drop 3 and 4 as already read; acks then started above a hole and Faust never
+    committed the partition again (the rebalance test's stall on 2026-11-24)."""
+    from types import SimpleNamespace
+
+    async def scenario() -> None:
+        app, chan, tp = await acking_source(tmp_path)
+        consumer = app.consumer
+
+        async def seek_to_committed() -> dict[TP, int]:
+            return {tp: 3}
+
+        consumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+        consumer._thread = SimpleNamespace(seek=lambda partition, offset: None)
+        deliver, rebalanced = consumer.callback, []
+
+        async def slow_delivery(message: Any) -> None:
+            if message.offset == 5 and not rebalanced:
+                rebalanced.append(True)
+                app.consumer_generation_id += 1  # the rebalance, while this delivery waits
+                await consumer.perform_seek()
+            await deliver(message)
+
+        consumer.callback = slow_delivery
+        monkeypatch.setattr(runtime._FastDelivery, "deliver", lambda self, message: False)
+        delivered = await drain(app, chan, tp, [[0, 1, 2, 3, 4, 5], [3, 4, 5, 6]])
+        assert delivered == [0, 1, 2, 3, 4, 5, 3, 4, 5, 6]  # the new generation reads from 3
+        assert consumer._read_offset[tp] == 6
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("meanwhile", ["nothing", "committed past it"])
 def test_a_hole_below_acked_offsets_is_read_again_from_the_committed_offset(installed: None, tmp_path: Path,
                                                                             meanwhile: str) -> None:
