@@ -891,6 +891,7 @@ async def _collect(
             batch: list[EventT] = []
             states: list[Any] = []
             tracked: list[Any] = []
+            skipped: list[EventT] = []
             wait = idle[0] if idle is not None else None
             if wait is None or not qempty():
                 event = await qget()
@@ -908,6 +909,7 @@ async def _collect(
                 message = event.message
                 if not flow_ok or message.generation_id != generation:
                     acker.ack_skipped(event)  # done with, but never committed (see _CommitOrder)
+                    skipped.append(event)
                 else:
                     if message.topic in acking_topics and not message.tracked:
                         message.tracked = True
@@ -940,6 +942,10 @@ async def _collect(
                 except TimeoutError:
                     break
                 flow_ok, generation = flow_active(), app.consumer_generation_id
+            if skipped:  # normal around a rebalance; anywhere else, it leaves a hole (rewind_holes)
+                logger.info("Skipped %d events of generation %s (flow %s, generation now %s): %s",
+                            len(skipped), sorted({e.message.generation_id for e in skipped}),
+                            "active" if flow_ok else "suspended", generation, _offset_ranges(skipped))
             if not batch:
                 continue
             if bulk is not None:

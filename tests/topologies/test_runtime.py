@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -759,7 +760,8 @@ def test_reorder_buffer_needs_an_order_for_a_hold(installed: None, tmp_path: Pat
         asyncio.run(anext(runtime.batches(stream, 10, 0.01, hold_s=0.1)))
 
 
-def test_batches_skips_and_acks_events_of_an_old_generation(installed: None, tmp_path: Path) -> None:
+def test_batches_skips_and_acks_events_of_an_old_generation(installed: None, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         app = new_app(tmp_path)
         topic, stream = source_stream(app)
@@ -774,7 +776,9 @@ def test_batches_skips_and_acks_events_of_an_old_generation(installed: None, tmp
                 break
         assert acked_offsets(app) == {0: [1]}  # the skipped offset never reaches a commit
 
-    asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, logger=runtime.__name__):
+        asyncio.run(scenario())
+    assert f"Skipped 1 events of generation [-1] (flow active, generation now 0): {SRC}[0] 0-0" in caplog.text
 
 
 class _Gate:
