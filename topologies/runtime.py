@@ -1155,23 +1155,19 @@ def rewind_holes(older_than_s: float = STALL_AFTER_S, consumers: Sequence[Any] |
     lines = []
     if consumers is None:
         consumers = [a.consumer for a in list(_ACKERS)]
-    current = set()
+    waiting: dict[tuple[int, Any], tuple[int, int, float]] = {}  # holes seen, not yet rewound
     for key, consumer in {id(c): c for c in consumers}.items():
         for tp, base, first, count in _holes(consumer):
-            seen_key = (key, tp)
-            current.add(seen_key)
-            seen = _HOLES_SEEN.get(seen_key)
+            seen = _HOLES_SEEN.get((key, tp))
             since = seen[2] if seen is not None and seen[:2] == (base, first) else now
-            _HOLES_SEEN[seen_key] = (base, first, since)
             if now - since < older_than_s:
+                waiting[(key, tp)] = (base, first, since)
                 continue
             consumer.__dict__.setdefault("_muleguard_rewind", {})[tp] = base
-            del _HOLES_SEEN[seen_key]
-            current.discard(seen_key)
             lines.append((tp, f"{tp.topic}[{tp.partition}]: offsets {base}-{first - 1} never acked for "
                               f"{now - since:.0f} s ({count} acked after them): reading from {base} again"))
-    for stale in set(_HOLES_SEEN) - current:
-        del _HOLES_SEEN[stale]
+    _HOLES_SEEN.clear()
+    _HOLES_SEEN.update(waiting)
     return lines
 
 
@@ -1181,12 +1177,11 @@ _HOLES_SEEN: dict[tuple[int, Any], tuple[int, int, float]] = {}  # (id(consumer)
 async def _rewind(consumer: Any, requests: dict[Any, int], next_offset: dict[Any, int]) -> set[Any]:
     """Seek each requested partition back to its committed offset if the hole is still
     there (the drain loop's side of :func:`rewind_holes`); the partitions sought."""
-    committed = consumer._committed_offset
-    holes = {tp: base for tp, base, _first, _count in _holes(consumer)}
+    holes = {tp: base for tp, base, _first, _count in _holes(consumer)}  # base: the committed offset
     assigned = consumer.assignment()
     sought = set()
     for tp, offset in requests.items():
-        if holes.get(tp) != offset or tp not in assigned or committed.get(tp) != offset:
+        if holes.get(tp) != offset or tp not in assigned:
             continue  # committed meanwhile, or moved away: nothing to read again
         try:
             await consumer.seek(tp, offset)  # Faust's seek: its read offset becomes ``offset``
