@@ -41,7 +41,10 @@ class _Pending:
                 self.error = RuntimeError(f"produce failed: {err}")
             self.acked += 1
             if self.sealed and self.acked == self.sent:
-                self.loop.call_soon_threadsafe(_resolve, self)
+                try:
+                    self.loop.call_soon_threadsafe(_resolve, self)
+                except RuntimeError:  # the loop closed (shutdown): nobody awaits the future
+                    pass
 
 
 class ConfluentSender:

@@ -67,10 +67,12 @@ def test_a_batch_the_broker_never_acknowledges_fails_its_flush(tmp_path) -> None
         broker.__exit__(None, None, None)  # memory-only broker: gone, and nothing will ack
         channel.send(TOPIC.name, b"k", b"after")
         future = await channel.flush()
-        # what a stalled worker's log would say while it waits (runtime.stalled_acks): "after",
-        # plus "before" when its delivery report is still inside the poll that resolved its flush
+        # what a stalled worker's log would say while it waits (runtime.stalled_acks): at least
+        # "after". librdkafka's count (rd_kafka_outq_len) also holds "before" while its report is
+        # inside the poll that resolved its flush, and requests queued for the lost broker.
         note = DeliveredFirst(channel).stall_note()
-        assert re.fullmatch(r"librdkafka holds [12] messages, delivery-report thread alive", note), note
+        held = re.fullmatch(r"librdkafka holds (\d+) messages, delivery-report thread alive", note)
+        assert held and int(held[1]) >= 1, note
         try:
             await asyncio.wait_for(future, 30)
         except RuntimeError as exc:
