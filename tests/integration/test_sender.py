@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 
 import pytest
 from kafka_helpers import messages_to_end
 
 from streams.topics import TopicSpec
 from topologies.broker import EmbeddedBroker, create_topics
-from topologies.sender import ConfluentSender, DeliveredFirst
+from topologies.sender import ConfluentSender, DeliveredFirst, _Pending
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +86,14 @@ def test_a_batch_the_broker_never_acknowledges_fails_its_flush(tmp_path) -> None
         sender.producer.purge()
         sender._stop.set()
     assert failure is not None and "produce failed" in str(failure)
+
+
+def test_a_delivery_report_after_the_loop_closed_is_dropped_quietly() -> None:
+    """At shutdown librdkafka's poll thread can serve a report after the event loop closed:
+    nobody awaits that future any more, and the thread must live on to serve the rest."""
+    loop = asyncio.new_event_loop()
+    pending = _Pending(threading.Lock(), loop)
+    pending.sent, pending.sealed = 1, True
+    loop.close()
+    pending.delivered(None, None)  # raised "Event loop is closed" on the poll thread
+    assert pending.acked == 1
