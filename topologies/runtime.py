@@ -218,11 +218,17 @@ async def _perform_seek(self: Any) -> None:
     # Positions are final: stream records flow again. Records the drain loop held back may
     # have been fetched after the seek above moved the position (the seek runs in the
     # consumer thread): put those partitions back once more, with no await in between.
+    # One without a committed offset goes back to its beginning (as above), or, under
+    # "latest", to the first offset held back: its records fetched after the seek to the
+    # beginning were otherwise never read again.
     self._muleguard_seek_pending = False
-    held_back, self._muleguard_held_back = getattr(self, "_muleguard_held_back", set()), set()
-    for tp in held_back:
+    held_back, self._muleguard_held_back = getattr(self, "_muleguard_held_back", {}), {}
+    earliest = self.app.conf.consumer_auto_offset_reset == "earliest"
+    for tp, first_held_back in held_back.items():
         offset = committed.get(tp)
-        if offset is not None and offset > 0 and hasattr(self, "_thread"):
+        if not (offset is not None and offset > 0):
+            offset = 0 if earliest else first_held_back  # 0: aiokafka resets it to the log start
+        if hasattr(self, "_thread"):
             self._thread.seek(tp, offset)
             self._read_offset[tp] = offset
 
@@ -379,7 +385,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                 # Read per record: the seek can finish at any await of this loop, and a record
                 # held back after it would never be put back (see _holding_stream_records).
                 if consumer_state.get("_muleguard_seek_pending") and acks_enabled_for(tp.topic):
-                    consumer_state.setdefault("_muleguard_held_back", set()).add(tp)
+                    held_back = consumer_state.setdefault("_muleguard_held_back", {})
+                    if record.offset < held_back.get(tp, record.offset + 1):
+                        held_back[tp] = record.offset  # the first offset not delivered
                     reread.add(tp)  # the seek puts tp back: the rest of this fetch comes again
                     continue
                 if tp not in seen_tps:

@@ -459,28 +459,40 @@ def test_the_drain_loop_holds_back_stream_records_while_a_seek_is_pending(instal
     asyncio.run(scenario())
 
 
-def test_the_seek_puts_back_partitions_whose_records_were_held_back(installed: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reset", ["earliest", "latest"])
+def test_the_seek_puts_back_partitions_whose_records_were_held_back(installed: None, tmp_path: Path,
+                                                                     reset: str) -> None:
     """Records held back while the seek ran may have been fetched after it moved the position
-    (the seek runs in the consumer thread); those partitions are sought once more."""
+    (the seek runs in the consumer thread); those partitions are sought once more: to their
+    committed offset, and without one to their beginning (``earliest``, as the seek itself
+    does) or to the first record held back (``latest``). The restarted worker of the crash
+    test holds back offset 0 of every transfers partition, which has no commit yet."""
     from types import SimpleNamespace
 
-    app = new_app(tmp_path)
+    app = new_app(tmp_path, consumer_auto_offset_reset=reset)
     consumer = app.consumer
-    tp, untouched = TP(SRC, 0), TP(SRC, 1)
+    tp, untouched, uncommitted = TP(SRC, 0), TP(SRC, 1), TP(SRC, 2)
     app.topics._acking_topics.add(SRC)
     sought: list[tuple[TP, int]] = []
 
     async def seek_to_committed() -> dict[TP, int]:
-        return {tp: 1245, untouched: 77}
+        return {tp: 1245, untouched: 77, uncommitted: None}
+
+    async def seek_to_beginning(*partitions: TP) -> None:
+        sought.extend((partition, 0) for partition in partitions)
 
     consumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
-    consumer._thread = SimpleNamespace(seek=lambda partition, offset: sought.append((partition, offset)))
+    consumer._thread = SimpleNamespace(seek=lambda partition, offset: sought.append((partition, offset)),
+                                       seek_to_beginning=seek_to_beginning)
     consumer._muleguard_seek_pending = True
-    consumer._muleguard_held_back = {tp}
+    consumer._muleguard_held_back = {tp: 1250, uncommitted: 40}
     asyncio.run(consumer.perform_seek())
-    assert sought == [(tp, 1245)]
-    assert consumer._muleguard_seek_pending is False and consumer._muleguard_held_back == set()
+    put_back = [(uncommitted, 0), (tp, 1245), (uncommitted, 0)] if reset == "earliest" else \
+        [(tp, 1245), (uncommitted, 40)]
+    assert sought == put_back
+    assert consumer._muleguard_seek_pending is False and consumer._muleguard_held_back == {}
     assert consumer._read_offset[tp] == 1245 and consumer._read_offset[untouched] == 77
+    assert consumer._read_offset[uncommitted] == put_back[-1][1]
 
 
 def test_the_seek_never_moves_the_committed_offset_backwards(installed: None, tmp_path: Path) -> None:
@@ -651,7 +663,7 @@ def test_records_held_back_after_the_seek_finished_mid_fetch_are_put_back(instal
         def seek_finishes() -> None:  # the tail of runtime._perform_seek
             consumer._muleguard_seek_pending = False
             put_back.update(consumer._muleguard_held_back)
-            consumer._muleguard_held_back = set()
+            consumer._muleguard_held_back = {}
 
         class FinishingMidFetch:  # a scheduler: the seek finishes between two records
             def iterate(self, records: Any) -> Iterator[tuple[TP, Any]]:
