@@ -215,22 +215,34 @@ async def _perform_seek(self: Any) -> None:
             next_offset[tp] = offset
         else:
             next_offset.pop(tp, None)
-    # Positions are final: stream records flow again. Records the drain loop held back may
-    # have been fetched after the seek above moved the position (the seek runs in the
-    # consumer thread): put those partitions back once more, with no await in between.
-    # One without a committed offset goes back to its beginning (as above), or, under
-    # "latest", to the first offset held back: its records fetched after the seek to the
-    # beginning were otherwise never read again.
-    self._muleguard_seek_pending = False
-    held_back, self._muleguard_held_back = getattr(self, "_muleguard_held_back", {}), {}
-    earliest = self.app.conf.consumer_auto_offset_reset == "earliest"
+    # The positions are final, but stream records stay held back until the step that
+    # called this seek has also resumed flow (see _holding_stream_records), which puts
+    # back every partition the drain loop dropped records of, with this answer.
+    self._muleguard_sought = committed
+
+
+def _release_held_back(consumer: Any) -> None:
+    """End a hold (:func:`_holding_stream_records`): stream records flow again, and every
+    partition the drain loop dropped records of is sought back once more, with no await in
+    between, to the committed offset the step's seek got (the records dropped may have been
+    fetched after that seek moved the position: it runs in the consumer thread). One without
+    a committed offset goes back to its beginning (as the seek itself does), or, under
+    "latest", to the first offset held back; left where the dropped records had moved it,
+    its records fetched after the seek to the beginning were never read again. No seek in
+    the step (another rebalance came first): that rebalance's seek puts everything back.
+    """
+    committed = consumer.__dict__.pop("_muleguard_sought", None)
+    consumer._muleguard_seek_pending = False
+    held_back, consumer._muleguard_held_back = getattr(consumer, "_muleguard_held_back", {}), {}
+    if committed is None or not hasattr(consumer, "_thread"):
+        return
+    earliest = consumer.app.conf.consumer_auto_offset_reset == "earliest"
     for tp, first_held_back in held_back.items():
         offset = committed.get(tp)
         if not (offset is not None and offset > 0):
             offset = 0 if earliest else first_held_back  # 0: aiokafka resets it to the log start
-        if hasattr(self, "_thread"):
-            self._thread.seek(tp, offset)
-            self._read_offset[tp] = offset
+        consumer._thread.seek(tp, offset)
+        consumer._read_offset[tp] = offset
 
 
 def _next_offsets(consumer: Any) -> dict[Any, int]:
@@ -245,22 +257,31 @@ def _next_offsets(consumer: Any) -> dict[Any, int]:
 
 
 async def _holding_stream_records(self: Any, step: str, generation_id: int) -> None:
-    """Run Faust's ``Recovery.<step>`` with stream records held back until its seek.
+    """Run Faust's ``Recovery.<step>`` with stream records held back until it is done.
 
-    At the end of every rebalance Faust resumes the stream partitions, then awaits the seek
-    to their committed offsets. With flow already running (it always is on a worker's first
-    assignment) records fetched in between were delivered, then the seek moved the position
-    back and they were delivered and processed again: the keyed-sum recovery test counted a
-    restarted worker's new input twice. While ``_muleguard_seek_pending`` is set the drain
-    loop drops stream records, and :func:`_perform_seek` clears it and puts back any
-    partition it dropped records of. Swapping the two steps instead stalled workers.
+    At the end of every rebalance Faust resumes the stream partitions, awaits the seek to
+    their committed offsets, then resumes flow control. Two ways to lose or repeat records:
+    - With flow already running (it always is on a worker's first assignment) records
+      fetched between the resume and the seek were delivered, then the seek moved the
+      position back and they were delivered and processed again: the keyed-sum recovery
+      test counted a restarted worker's new input twice. Swapping the two steps instead
+      stalled workers.
+    - ``flow_control.resume()`` clears every agent's queue (mode's ``FlowControlQueue``
+      with ``clear_on_resume``): records delivered after the seek and still queued were
+      dropped unacked, and nothing reads them again, so commits stop below them (the
+      crash test's restarted worker: 22 signals per partition processed, the next 25
+      gone, until ``rewind_holes`` read them again).
+    While ``_muleguard_seek_pending`` is set the drain loop drops stream records; when the
+    step returns, :func:`_release_held_back` clears it and puts back every partition it
+    dropped records of.
     """
     consumer = self.app.consumer
     consumer._muleguard_seek_pending = True
+    consumer.__dict__.pop("_muleguard_sought", None)  # only this step's seek counts
     try:
         await _ORIGINALS[(_Recovery, step)](self, generation_id)
     finally:
-        consumer._muleguard_seek_pending = False
+        _release_held_back(consumer)
 
 
 async def _resume_streams(self: Any, generation_id: int = 0) -> None:
@@ -305,9 +326,10 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
        holds the next offset, not the last one read, so a single record missing
        right after a seek looked like no gap at all, and Faust's commit (which
        lets a gap of one through, see :class:`_CommitOrder`) passed it.
-    5. While a rebalance's final seek is pending (``_muleguard_seek_pending``,
-       see :func:`_holding_stream_records`) stream records are dropped, and
-       the rest of that partition's records in the fetch with them.
+    5. While a rebalance's end (its seek and flow resume) is pending
+       (``_muleguard_seek_pending``, see :func:`_holding_stream_records`) stream
+       records are dropped, and the rest of that partition's records in the fetch
+       with them; the first offset dropped is kept per partition.
     6. A partition :func:`rewind_holes` asks for (``_muleguard_rewind``) is
        sought back to its committed offset before the next fetch's records are
        delivered, and that fetch's records of it (read before the seek) are dropped.

@@ -404,25 +404,42 @@ def test_patched_drain_delivers_in_order_and_falls_back_to_faust_when_the_queue_
 
 
 @pytest.mark.parametrize("step", ["_resume_streams", "_on_recovery_completed"])
-def test_stream_records_are_held_back_from_resuming_until_the_seek(installed: None, step: str) -> None:
+def test_stream_records_are_held_back_from_resuming_until_flow_resumes(installed: None, step: str) -> None:
     """Faust resumes stream partitions, then seeks them: records fetched in between would be
-    delivered twice. Between the two, the drain loop must hold stream records back."""
+    delivered twice. Then it resumes flow control, which empties every agent's queue:
+    records delivered before that would be dropped unacked. So the drain loop holds stream
+    records back from the partitions' resume until the whole step is done."""
     from types import SimpleNamespace
 
     stream_tp, changelog_tp = TP(SRC, 0), TP("app-table-changelog", 0)
-    pending_at: dict[str, bool] = {}
+    steps: list[str] = []
 
-    class FakeConsumer:
+    def held() -> str:
+        return "held" if consumer._muleguard_seek_pending else "flowing"
+
+    class FakeConsumer:  # what runtime._perform_seek and Faust's step use of a consumer
         _muleguard_seek_pending = False
+
+        def __init__(self) -> None:
+            self._read_offset: dict[TP, int | None] = {}
+            self._committed_offset: dict[TP, int | None] = {}
+            self._thread = SimpleNamespace(seek=lambda tp, offset: steps.append(f"put back {tp.partition}@{offset}"))
+            self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: topic == SRC),
+                                       conf=SimpleNamespace(consumer_auto_offset_reset="earliest"))
 
         def assignment(self) -> set[TP]:
             return {stream_tp, changelog_tp}
 
+        async def seek_to_committed(self) -> dict[TP, int]:
+            return {stream_tp: 5}
+
         async def perform_seek(self) -> None:
-            pending_at["seek"] = self._muleguard_seek_pending
+            steps.append(f"seek: {held()}")
+            await runtime._perform_seek(self)
+            self._muleguard_held_back = {stream_tp: 9}  # the drain loop dropped a record fetched after it
 
         def resume_partitions(self, tps: set[TP]) -> None:
-            pending_at["resume"] = self._muleguard_seek_pending
+            steps.append(f"partitions resumed: {held()}")
 
         def resume_flow(self) -> None:
             return None
@@ -433,7 +450,8 @@ def test_stream_records_are_held_back_from_resuming_until_the_seek(installed: No
     consumer = FakeConsumer()
     app = SimpleNamespace(
         consumer=consumer, consumer_generation_id=3, conf=SimpleNamespace(broker_request_timeout=1),
-        on_rebalance_complete=SimpleNamespace(send=no_op), flow_control=SimpleNamespace(resume=lambda: None),
+        on_rebalance_complete=SimpleNamespace(send=no_op),
+        flow_control=SimpleNamespace(resume=lambda: steps.append(f"flow resumed, queues emptied: {held()}")),
         _fetcher=SimpleNamespace(maybe_start=no_op), on_rebalance_end=lambda: None,
         assignor=SimpleNamespace(assigned_standbys=lambda: set()))
     recovery = SimpleNamespace(
@@ -442,8 +460,24 @@ def test_stream_records_are_held_back_from_resuming_until_the_seek(installed: No
         completed=asyncio.Event(), _set_recovery_ended=lambda: None, tables=SimpleNamespace(
             values=lambda: [], on_actives_ready=lambda: None, on_standbys_ready=lambda: None))
     asyncio.run(getattr(runtime, step)(recovery, generation_id=3))
-    assert pending_at == {"resume": True, "seek": True}  # held back from the resume through the seek
+    assert steps == ["partitions resumed: held", "seek: held", "flow resumed, queues emptied: held", "put back 0@5"]
     assert consumer._muleguard_seek_pending is False and recovery.completed.is_set()
+    assert consumer._read_offset[stream_tp] == 5
+
+
+def test_resuming_flow_control_empties_the_agents_queues(installed: None, tmp_path: Path) -> None:
+    """Why the hold above lasts until flow resumes: Faust's channel queues are mode's
+    ``FlowControlQueue(clear_on_resume=True)``, and ``flow_control.resume()`` drops what
+    they hold, unacked. If a Faust upgrade stops doing this, docs/runtime.md should say so."""
+    async def scenario() -> None:
+        app, chan, tp = await acking_source(tmp_path)
+        for offset in range(3):  # as the drain loop puts events
+            chan.queue.put_nowait(await chan.decode(message(app, 0, offset, b"k", b'{"amount": 1}')))
+        assert chan.queue.qsize() == 3
+        app.flow_control.resume()
+        assert chan.queue.empty()
+
+    asyncio.run(scenario())
 
 
 def test_the_drain_loop_holds_back_stream_records_while_a_seek_is_pending(installed: None, tmp_path: Path) -> None:
@@ -487,6 +521,8 @@ def test_the_seek_puts_back_partitions_whose_records_were_held_back(installed: N
     consumer._muleguard_seek_pending = True
     consumer._muleguard_held_back = {tp: 1250, uncommitted: 40}
     asyncio.run(consumer.perform_seek())
+    assert consumer._muleguard_seek_pending is True  # until the step that sought is done
+    runtime._release_held_back(consumer)
     put_back = [(uncommitted, 0), (tp, 1245), (uncommitted, 0)] if reset == "earliest" else \
         [(tp, 1245), (uncommitted, 40)]
     assert sought == put_back
