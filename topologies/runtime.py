@@ -241,7 +241,11 @@ def _release_held_back(consumer: Any) -> None:
         offset = committed.get(tp)
         if not (offset is not None and offset > 0):
             offset = 0 if earliest else first_held_back  # 0: aiokafka resets it to the log start
-        consumer._thread.seek(tp, offset)
+        try:
+            consumer._thread.seek(tp, offset)
+        except Exception as exc:  # noqa: BLE001 - revoked meanwhile: the next seek covers it
+            logger.info("Could not put %s back to %s: %r", tp, offset, exc)
+            continue
         consumer._read_offset[tp] = offset
 
 

@@ -531,6 +531,32 @@ def test_the_seek_puts_back_partitions_whose_records_were_held_back(installed: N
     assert consumer._read_offset[uncommitted] == put_back[-1][1]
 
 
+def test_a_partition_revoked_before_its_put_back_does_not_stop_the_others(installed: None,
+                                                                          tmp_path: Path) -> None:
+    """The hold ends in a ``finally``, also when another rebalance interrupted the step and
+    took a partition away: aiokafka refuses to seek it, and the rest are still put back."""
+    from types import SimpleNamespace
+
+    from aiokafka.errors import IllegalStateError
+
+    consumer = new_app(tmp_path).consumer
+    revoked, kept = TP(SRC, 0), TP(SRC, 1)
+    sought: list[TP] = []
+
+    def seek(partition: TP, offset: int) -> None:
+        if partition == revoked:
+            raise IllegalStateError(f"No current assignment for partition {partition}")
+        sought.append(partition)
+
+    consumer._thread = SimpleNamespace(seek=seek)
+    consumer._muleguard_seek_pending = True
+    consumer._muleguard_sought = {revoked: 10, kept: 20}
+    consumer._muleguard_held_back = {revoked: 12, kept: 25}
+    runtime._release_held_back(consumer)
+    assert sought == [kept] and consumer._read_offset[kept] == 20 and revoked not in consumer._read_offset
+    assert consumer._muleguard_seek_pending is False
+
+
 def test_the_seek_never_moves_the_committed_offset_backwards(installed: None, tmp_path: Path) -> None:
     """A commit that finishes while the seek asks the broker leaves a newer committed offset
     than the broker's answer. Faust commits nothing while acked offsets start more than one
