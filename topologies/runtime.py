@@ -273,8 +273,8 @@ async def _holding_stream_records(self: Any, step: str, generation_id: int) -> N
     - ``flow_control.resume()`` clears every agent's queue (mode's ``FlowControlQueue``
       with ``clear_on_resume``): records delivered after the seek and still queued were
       dropped unacked, and nothing reads them again, so commits stop below them (the
-      crash test's restarted worker: 22 signals per partition processed, the next 25
-      gone, until ``rewind_holes`` read them again).
+      likely cause of the hole a crash test's restarted worker once left: 22 signals per
+      partition processed, the next 25 never acked, until ``rewind_holes`` read them).
     While ``_muleguard_seek_pending`` is set the drain loop drops stream records; when the
     step returns, :func:`_release_held_back` clears it and puts back every partition it
     dropped records of.
