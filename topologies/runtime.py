@@ -174,6 +174,12 @@ def _create_event(self: Any, key: Any, value: Any, headers: Any, message: Any) -
     return event_cls(self, key, value, headers, message)  # type: ignore[no-any-return]
 
 
+def _has_commit(offset: int | None) -> bool:
+    """Whether the broker's committed offset for a partition says where to read: aiokafka
+    treats none and 0 alike (``seek_to_committed`` moves neither), and so does this module."""
+    return offset is not None and offset > 0
+
+
 async def _perform_seek(self: Any) -> None:
     """``Consumer.perform_seek`` (after every rebalance: each partition back to its committed
     offset), except that a stream partition without a committed offset goes to its beginning.
@@ -190,7 +196,7 @@ async def _perform_seek(self: Any) -> None:
     logger.info("Stream partitions sought to their committed offsets: %s", ", ".join(
         f"{tp.topic}[{tp.partition}] {offset}" for tp, offset in sorted(committed.items())
         if acks_enabled_for(tp.topic)) or "none")
-    unknown = [tp for tp, offset in committed.items() if not (offset and offset > 0) and acks_enabled_for(tp.topic)]
+    unknown = [tp for tp, offset in committed.items() if not _has_commit(offset) and acks_enabled_for(tp.topic)]
     if unknown and self.app.conf.consumer_auto_offset_reset == "earliest" and hasattr(self, "_thread"):
         await self._thread.seek_to_beginning(*unknown)
     self._read_offset.update({
@@ -211,7 +217,7 @@ async def _perform_seek(self: Any) -> None:
     # partition again.
     next_offset = _next_offsets(self)
     for tp, offset in committed.items():
-        if offset is not None and offset > 0:
+        if _has_commit(offset):
             next_offset[tp] = offset
         else:
             next_offset.pop(tp, None)
@@ -239,7 +245,7 @@ def _release_held_back(consumer: Any) -> None:
     earliest = consumer.app.conf.consumer_auto_offset_reset == "earliest"
     for tp, first_held_back in held_back.items():
         offset = committed.get(tp)
-        if not (offset is not None and offset > 0):
+        if not _has_commit(offset):
             offset = 0 if earliest else first_held_back  # 0: aiokafka resets it to the log start
         try:
             consumer._thread.seek(tp, offset)
@@ -412,8 +418,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                 # held back after it would never be put back (see _holding_stream_records).
                 if consumer_state.get("_muleguard_seek_pending") and acks_enabled_for(tp.topic):
                     held_back = consumer_state.setdefault("_muleguard_held_back", {})
-                    if record.offset < held_back.get(tp, record.offset + 1):
-                        held_back[tp] = record.offset  # the first offset not delivered
+                    # the first offset not delivered (a later fetch can start lower: the seek)
+                    held_back[tp] = min(record.offset, held_back.get(tp, record.offset))
                     reread.add(tp)  # the seek puts tp back: the rest of this fetch comes again
                     continue
                 if tp not in seen_tps:
