@@ -1,7 +1,9 @@
 """The full-pipeline benchmark of `make bench`: real broker, real workers, simulated traffic.
 
 Three measurements, each on a fresh embedded broker and fresh workers (so one run's backlog
-never leaks into the next):
+never leaks into the next); with ``broker_url`` (`muleguard bench pipeline --broker`), on a
+Kafka cluster kept for benchmarks instead, whose muleguard topics are deleted and created
+again before each measurement (``BenchCluster``):
 
 * **capacity**: the workers are ready and idle, then a pre-serialised burst of simulated
   events is produced as fast as librdkafka can; capacity is the burst size divided by the
@@ -23,11 +25,13 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from streams.topics import REGISTRY, TRANSFERS, VICTIM_REPORTS
-from topologies.broker import EmbeddedBroker, free_port
+from streams.topics import ALL_TOPICS, REGISTRY, TRANSFERS, VICTIM_REPORTS
+from topologies.broker import EmbeddedBroker, bootstrap_of, create_topics, free_port
 from topologies.demo import Tally, _consume_freezes, _percentile, drain_progress, ensure_model
 from topologies.proc import cores_used, cpu_seconds
 from topologies.worker import spawn_worker, stop_process, wait_ready
@@ -35,6 +39,7 @@ from topologies.worker import spawn_worker, stop_process, wait_ready
 BENCH_ACCOUNTS = 8_000
 BENCH_SEED = 77
 DRAIN_GRACE_S = 20.0  # a load counts as sustained if the backlog is gone this soon after sending stops
+BENCH_APP_PREFIX = "muleguard-bench-"  # app id of the workers on a cluster: one per measurement
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,29 +73,84 @@ def simulated_events(count: int, accounts: int = BENCH_ACCOUNTS, seed: int = BEN
     return opening, live
 
 
-class Workers:
-    """``n`` worker processes of one app on a fresh embedded broker, torn down on exit."""
+class BenchCluster:
+    """A Kafka cluster the benchmark may wipe: before a measurement, every muleguard topic and
+    every topic of an earlier measurement's workers (changelogs, Faust's own) is deleted and
+    the muleguard topics are created again, so no backlog or state leaks in. Clients use the
+    ``MULEGUARD_KAFKA_*`` security settings, as the workers do. Never point it at a cluster
+    that carries real traffic."""
 
-    def __init__(self, n: int, model_dir: Path, work_dir: Path, opening: list[Event]) -> None:
+    def __init__(self, url: str, timeout_s: float = 60.0) -> None:
+        from topologies.settings import KafkaSecurity
+
+        self.url, self.bootstrap, self.timeout_s = url, bootstrap_of(url), timeout_s
+        self.client_config = KafkaSecurity.from_env().librdkafka()
+
+    def cpu_seconds(self) -> None:
+        """Unknown: the broker is another machine's process (the reports say ``-``)."""
+        return None
+
+    def reset(self) -> BenchCluster:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, **self.client_config})
+        ours = {t.name for t in ALL_TOPICS}
+        doomed = [name for name in admin.list_topics(timeout=self.timeout_s).topics
+                  if name in ours or name.startswith(BENCH_APP_PREFIX)]
+        if doomed:
+            for name, future in admin.delete_topics(doomed, operation_timeout=self.timeout_s).items():
+                try:
+                    future.result()
+                except Exception as exc:  # noqa: BLE001 - gone already is fine, anything else is not
+                    if "UNKNOWN_TOPIC" not in str(exc):
+                        raise RuntimeError(f"could not delete topic {name}: {exc}") from exc
+            # Kafka deletes asynchronously; creating a topic still being deleted fails.
+            self._wait(admin, lambda listed: not listed & set(doomed), "deleted")
+        create_topics(self.bootstrap, ALL_TOPICS, self.timeout_s, security=self.client_config)
+        self._wait(admin, lambda listed: ours <= listed, "created")
+        return self
+
+    def _wait(self, admin: Any, done: Callable[[set[str]], bool], what: str) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if done(set(admin.list_topics(timeout=self.timeout_s).topics)):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"muleguard's topics not {what} on {self.bootstrap} after {self.timeout_s:.0f} s")
+
+
+class Workers:
+    """``n`` worker processes of one app on a fresh embedded broker (or a freshly reset
+    ``BenchCluster`` when ``broker_url`` is given), torn down on exit."""
+
+    def __init__(self, n: int, model_dir: Path, work_dir: Path, opening: list[Event],
+                 broker_url: str | None = None) -> None:
         self.n, self.model_dir, self.work_dir, self.opening = n, model_dir, work_dir, opening
+        self.broker_url = broker_url
         self.ports: list[int] = []
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def __enter__(self) -> Workers:
         shutil.rmtree(self.work_dir, ignore_errors=True)
         self.work_dir.mkdir(parents=True)
-        self.broker = EmbeddedBroker(log_path=self.work_dir / "broker.log").__enter__()
+        if self.broker_url is None:
+            self.broker: EmbeddedBroker | BenchCluster = EmbeddedBroker(
+                log_path=self.work_dir / "broker.log").__enter__()
+            app_id = "muleguard"
+        else:
+            self.broker = BenchCluster(self.broker_url).reset()
+            app_id = f"{BENCH_APP_PREFIX}{time.time_ns()}"
         try:
             for i in range(self.n):
                 port = free_port()
                 self.ports.append(port)
                 self.processes.append(spawn_worker(
                     self.broker.url, self.model_dir, self.work_dir / f"state-{i}", port,
-                    self.work_dir / f"worker-{i}.log"))
+                    self.work_dir / f"worker-{i}.log", app_id=app_id))
             for port, process in zip(self.ports, self.processes, strict=True):
                 wait_ready(port, 120, process)
             self._wait_settled()
-            _produce_all(self.bootstrap, self.opening)
+            _produce_all(self.bootstrap, self.opening, self.client_config)
             if self.wait_drained(len(self.opening), timeout_s=900) is None:
                 raise RuntimeError("the workers did not load the opening registry snapshot")
             self.baseline_inputs = len(self.opening)
@@ -116,11 +176,17 @@ class Workers:
     def __exit__(self, *exc: object) -> None:
         for process in self.processes:
             stop_process(process)
-        self.broker.__exit__(None, None, None)
+        if isinstance(self.broker, EmbeddedBroker):
+            self.broker.__exit__(None, None, None)
 
     @property
     def bootstrap(self) -> str:
         return self.broker.bootstrap
+
+    @property
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings beyond the bootstrap servers (security, on a cluster)."""
+        return getattr(self.broker, "client_config", {})
 
     def wait_drained(self, inputs: int, timeout_s: float) -> float | None:
         """Monotonic time when all ``inputs`` (after the opening snapshot) and every internal
@@ -171,15 +237,15 @@ def _metric_sum(port: int, name: str, having: str = "") -> float:
                if line.startswith(name + "{") and having in line.split("}", 1)[0])
 
 
-def _producer(bootstrap: str):  # noqa: ANN202
+def _producer(bootstrap: str, client_config: dict[str, str] | None = None):  # noqa: ANN202
     from confluent_kafka import Producer
 
     return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "partitioner": "murmur2_random",
-                     "queue.buffering.max.messages": 2_000_000})
+                     "queue.buffering.max.messages": 2_000_000, **(client_config or {})})
 
 
-def _produce_all(bootstrap: str, events: list[Event]) -> None:
-    producer = _producer(bootstrap)
+def _produce_all(bootstrap: str, events: list[Event], client_config: dict[str, str] | None = None) -> None:
+    producer = _producer(bootstrap, client_config)
     for i, e in enumerate(events):
         producer.produce(e.topic, e.value, key=e.key)
         if i % 10_000 == 0:
@@ -187,12 +253,13 @@ def _produce_all(bootstrap: str, events: list[Event]) -> None:
     producer.flush()
 
 
-def capacity(opening: list[Event], events: list[Event], workers: int, model_dir: Path, work_dir: Path) -> dict:
+def capacity(opening: list[Event], events: list[Event], workers: int, model_dir: Path, work_dir: Path,
+             broker_url: str | None = None) -> dict:
     """Events per second the workers sustain flat out (burst produced into idle, ready workers)."""
-    with Workers(workers, model_dir, work_dir, opening) as running:
+    with Workers(workers, model_dir, work_dir, opening, broker_url) as running:
         broker_before = running.broker.cpu_seconds()
         started = time.monotonic()
-        _produce_all(running.bootstrap, events)
+        _produce_all(running.bootstrap, events, running.client_config)
         produced_s = time.monotonic() - started
         done = running.wait_drained(len(events), timeout_s=900)
         result = {"workers": workers, "events": len(events), "produce_seconds": round(produced_s, 1)}
@@ -206,13 +273,15 @@ def capacity(opening: list[Event], events: list[Event], workers: int, model_dir:
                 **running.resources()}
 
 
-def offered_load(opening: list[Event], events: list[Event], rate: float, model_dir: Path, work_dir: Path) -> dict:
+def offered_load(opening: list[Event], events: list[Event], rate: float, model_dir: Path, work_dir: Path,
+                 workers: int = 1, broker_url: str | None = None) -> dict:
     """Latency of freeze requests while events arrive at ``rate`` per second."""
-    with Workers(1, model_dir, work_dir, opening) as running:
+    with Workers(workers, model_dir, work_dir, opening, broker_url) as running:
         tally, stop = Tally(), threading.Event()
-        consumer = threading.Thread(target=_consume_freezes, args=(running.bootstrap, tally, stop), daemon=True)
+        consumer = threading.Thread(target=_consume_freezes, daemon=True,
+                                    args=(running.bootstrap, tally, stop, running.client_config))
         consumer.start()
-        producer = _producer(running.bootstrap)
+        producer = _producer(running.bootstrap, running.client_config)
         broker_before = running.broker.cpu_seconds()
         started = time.monotonic()
         for i, e in enumerate(events):
@@ -238,7 +307,8 @@ def offered_load(opening: list[Event], events: list[Event], rate: float, model_d
         consumer.join(5)
         values = tally.latencies_ms
         return {
-            "offered_per_s": rate, "events": len(events), "achieved_send_per_s": round(len(events) / sent_s),
+            "offered_per_s": rate, "workers": workers, "events": len(events),
+            "achieved_send_per_s": round(len(events) / sent_s),
             "sustained": done is not None,
             "drain_after_send_s": round(done - started - sent_s, 1) if done is not None else None,
             "freeze_requests": len(values), "late_money_signals": running.late_money_signals(),
@@ -250,22 +320,28 @@ def offered_load(opening: list[Event], events: list[Event], rate: float, model_d
 
 def run(work_dir: Path, model_dir: Path, capacity_events: int = 30_000,
         loads: tuple[int, ...] = (1_000, 5_000, 10_000), load_seconds: float = 15.0,
-        say=print) -> dict:  # noqa: ANN001
-    """Every pipeline figure of `make bench`, printed as it comes and returned as a dict."""
+        say=print, broker_url: str | None = None, capacity_workers: tuple[int, ...] = (1, 2),  # noqa: ANN001
+        load_workers: int = 1, accounts: int = BENCH_ACCOUNTS) -> dict:
+    """Every pipeline figure of `make bench`, printed as it comes and returned as a dict.
+
+    ``broker_url``: measure on that Kafka cluster (``BenchCluster``: its muleguard topics are
+    wiped) instead of fresh embedded brokers."""
     ensure_model(model_dir, work_dir, say)
-    total = max(capacity_events, int(max(loads) * load_seconds))
+    total = max(capacity_events if capacity_workers else 0, int(max(loads, default=0) * load_seconds))
     say(f"pipeline: simulating {total:,} events ...")
-    opening, events = simulated_events(total)
-    results: dict = {"capacity": [], "opening_registry_events": len(opening)}
-    for n in (1, 2):
-        figures = capacity(opening, events[:capacity_events], n, model_dir, work_dir / f"capacity-{n}")
+    opening, events = simulated_events(total, accounts)
+    results: dict = {"broker": broker_url or "embedded", "capacity": [], "opening_registry_events": len(opening)}
+    for n in capacity_workers:
+        figures = capacity(opening, events[:capacity_events], n, model_dir, work_dir / f"capacity-{n}", broker_url)
         say(f"pipeline capacity, {n} worker(s): {figures}")
         results["capacity"].append(figures)
-    one, two = (r.get("events_per_s") for r in results["capacity"])
+    rates = {r["workers"]: r.get("events_per_s") for r in results["capacity"]}
+    one, two = rates.get(1), rates.get(2)
     results["scaling_ratio_2_workers"] = round(two / one, 2) if one and two else None
     results["loads"] = []
     for rate in loads:
-        figures = offered_load(opening, events[:int(rate * load_seconds)], rate, model_dir, work_dir / f"load-{rate}")
+        figures = offered_load(opening, events[:int(rate * load_seconds)], rate, model_dir, work_dir / f"load-{rate}",
+                               load_workers, broker_url)
         say(f"pipeline at {rate:,}/s offered: {figures}")
         results["loads"].append(figures)
     return results

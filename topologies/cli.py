@@ -164,7 +164,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         argv = ["--broker", args.broker, "--topic", args.topic, "--count", str(args.count)]
         return keyed_sum.main(argv) or 0
-    raise UserError("choose a benchmark: keyed-sum")
+    if args.bench_command == "pipeline":
+        return _bench_pipeline(args)
+    raise UserError("choose a benchmark: keyed-sum, pipeline")
+
+
+def _counts(text: str, what: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UserError(f"{what} must be whole numbers separated by commas, not {text!r}") from None
+    if any(n < 1 for n in counts):
+        raise UserError(f"{what} must be at least 1")
+    return counts
+
+
+def _bench_pipeline(args: argparse.Namespace) -> int:
+    from topologies import bench, bench_pipeline
+
+    if args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    if args.broker and not args.reset_topics:
+        raise UserError("the pipeline benchmark deletes and re-creates muleguard's topics on the broker before "
+                        "each measurement: point --broker at a cluster kept for benchmarks and add --reset-topics")
+    results = bench_pipeline.run(
+        Path(args.work_dir), Path(args.model), capacity_events=args.capacity_events,
+        loads=_counts(args.loads, "--loads"), load_seconds=args.seconds, say=_say, broker_url=args.broker,
+        capacity_workers=_counts(args.capacity_workers, "--capacity-workers"),
+        load_workers=args.workers, accounts=args.accounts)
+    bench.print_pipeline(results)
+    print(json.dumps(results))
+    if args.report:
+        Path(args.report).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,6 +266,22 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--broker", required=True)
     k.add_argument("--topic", required=True)
     k.add_argument("--count", type=int, required=True)
+    b = bench.add_parser("pipeline", help="capacity and event-to-freeze latency of the whole pipeline "
+                                          "(make bench's pipeline stage), on embedded brokers or a cluster")
+    b.add_argument("--broker", help="kafka://HOST:PORT of a cluster kept for benchmarks (default: a fresh "
+                                    "embedded broker per measurement); needs --reset-topics")
+    b.add_argument("--reset-topics", action="store_true",
+                   help="let the benchmark delete and re-create muleguard's topics on --broker")
+    b.add_argument("--workers", type=int, default=1, help="worker processes at the offered loads (default 1)")
+    b.add_argument("--capacity-workers", default="1,2",
+                   help="worker counts to measure capacity with (default 1,2; empty: none)")
+    b.add_argument("--loads", default="1000,5000,10000", help="offered events/s, comma-separated")
+    b.add_argument("--seconds", type=float, default=15.0, help="seconds of each offered load (default 15)")
+    b.add_argument("--capacity-events", type=int, default=30_000, help="burst size for capacity (default 30000)")
+    b.add_argument("--accounts", type=int, default=8_000, help="accounts in the simulated world (default 8000)")
+    b.add_argument("--model", default="var/model", help="model directory (trained if missing)")
+    b.add_argument("--work-dir", default="var/bench", help="scratch directory for logs and state")
+    b.add_argument("--report", help="write the figures as JSON to this file")
     p.set_defaults(func=cmd_bench)
 
     from topologies.case_cli import add_parser as add_case_parser

@@ -66,12 +66,14 @@ class Tally:
 
 
 def follow_freeze_requests(bootstrap: str, on_request: Callable[[FreezeRequest, bytes], None],
-                           stop: threading.Event, group_prefix: str = "demo") -> None:
-    """Read ``freeze.requests.v1`` from the start until ``stop`` is set (run it in a thread)."""
+                           stop: threading.Event, group_prefix: str = "demo",
+                           client_config: dict[str, str] | None = None) -> None:
+    """Read ``freeze.requests.v1`` from the start until ``stop`` is set (run it in a thread).
+    ``client_config``: more librdkafka settings (a secured cluster's)."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{group_prefix}-{time.time_ns()}",
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, **(client_config or {})})
     consumer.assign([TopicPartition(FREEZE_REQUESTS.name, p, 0) for p in range(FREEZE_REQUESTS.partitions)])
     while not stop.is_set():
         message = consumer.poll(0.2)
@@ -81,8 +83,10 @@ def follow_freeze_requests(bootstrap: str, on_request: Callable[[FreezeRequest, 
     consumer.close()
 
 
-def _consume_freezes(bootstrap: str, tally: Tally, stop: threading.Event) -> None:
-    follow_freeze_requests(bootstrap, lambda request, raw: _tally(tally, request, raw), stop)
+def _consume_freezes(bootstrap: str, tally: Tally, stop: threading.Event,
+                     client_config: dict[str, str] | None = None) -> None:
+    follow_freeze_requests(bootstrap, lambda request, raw: _tally(tally, request, raw), stop,
+                           client_config=client_config)
 
 
 def _tally(tally: Tally, request: FreezeRequest, raw: bytes) -> None:
