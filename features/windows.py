@@ -13,9 +13,10 @@ Lateness policy (money features; docs/features.md "Late events"): the *watermark
 latest event time the owner has applied. An event at most ``ALLOWED_LATENESS_MS`` behind
 it is inserted in its place and counted in every window that covers it; every query at or
 after ``watermark - ALLOWED_LATENESS_MS`` is then exactly what a brute-force recount of all
-accepted events gives. An event further behind is refused (``add`` returns False): the
-caller dead-letters it (reason ``late_event``) instead of letting one delivery order
-change figures that decisions were already taken on.
+accepted events gives. An event further behind is refused before it reaches a flow
+(``too_late``, checked by ``engine.rejection``): the caller dead-letters it (reason
+``late_event``) instead of letting one delivery order change figures that decisions were
+already taken on.
 """
 
 from __future__ import annotations

@@ -54,9 +54,16 @@ def test_a_repeated_report_after_the_late_transfer_counts_its_money_once() -> No
 
 
 def test_an_unmatched_report_is_forgotten_after_the_trace_history() -> None:
-    late = TransferOut(T0 + TRACE_HISTORY_MS + DAY_MS, T0, "t9", "TTB:x", 100_00, "mobile", None, None)
-    taints, _ = _apply([REPORT, late, TRANSFERS[0]])
-    assert taints == [], "a report older than the trace history no longer traces a transfer that arrives"
+    """The transfers a report named that the account has not seen are kept for the trace
+    history, not for ever: the account's next transfer after it forgets them."""
+    state = AccountState()
+    engine.update(state, VICTIM, REPORT)
+    within = TransferOut(T0 + TRACE_HISTORY_MS - DAY_MS, T0, "t8", "TTB:x", 100_00, "mobile", None, None)
+    engine.update(state, VICTIM, within)
+    assert [row[0] for row in state.unmatched_reports] == ["t1", "t2", "t3"]
+    beyond = TransferOut(T0 + TRACE_HISTORY_MS + DAY_MS, T0, "t9", "TTB:x", 100_00, "mobile", None, None)
+    engine.update(state, VICTIM, beyond)
+    assert state.unmatched_reports == []
 
 
 def test_unmatched_reports_survive_the_state_encoding() -> None:

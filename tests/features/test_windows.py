@@ -61,13 +61,17 @@ def test_expiry_forgets_only_what_no_window_can_see(history) -> None:
         flow.expire_before(latest - HORIZON_MS)
     for span in WINDOWS_MS:
         assert flow.window(latest, span) == brute(history, latest, span)
+    # ...and only that is kept (queries at ``latest`` alone would not notice a flow that never forgets)
+    assert list(flow.ts) == sorted(ts for ts, _, _ in history if ts >= latest - HORIZON_MS)
 
 
 def test_size_is_bounded() -> None:
+    """At the bound the oldest events make room: the newest ``MAX_EVENTS`` are kept."""
     flow = Flow()
     for i in range(MAX_EVENTS * 3):
         flow.add(i, 1, i)
     assert len(flow) == MAX_EVENTS
+    assert list(flow.ts) == list(range(2 * MAX_EVENTS, 3 * MAX_EVENTS))
     assert flow.window(MAX_EVENTS * 3, 10**9)[0] == MAX_EVENTS
 
 
@@ -109,15 +113,13 @@ MIXED = [(2 * ALLOWED_LATENESS_MS, 0, 5, 1), (0, ALLOWED_LATENESS_MS // 2, 7, 2)
 @example(MIXED)
 def test_lateness_policy_against_brute_force(stream) -> None:
     """Within the allowed lateness an event is counted where it belongs and its own figures are
-    exact; beyond it the event is refused and no figure ever counts it."""
+    exact, and every query an on-time event can still make is exact afterwards. Events beyond
+    it are refused by the caller (the engine, next test), so they never reach the flow."""
     flow, accepted, watermark = Flow(), [], -1
     late = on_time = 0
     for ts, amount, cp in _arrive(stream):
         if too_late(ts, watermark):
             late += 1
-            before = flow.to_bytes()
-            assert ts < watermark - ALLOWED_LATENESS_MS
-            assert flow.to_bytes() == before  # refused: the caller dead-letters it
             continue
         on_time += 1
         flow.add(ts, amount, cp)
@@ -144,18 +146,25 @@ def test_lateness_boundary() -> None:
 @given(arrivals)
 @example(MIXED)
 def test_engine_refuses_late_transfers_and_counts_the_rest_exactly(stream) -> None:
-    """Through the engine: a late credit changes no byte of the account's state (it goes to
-    dead-letter); every on-time credit's window features match a brute-force recount."""
-    state, accepted = AccountState(), []
+    """Through the engine: a credit further behind the account's newest transfer than the
+    allowed lateness is rejected as ``late_event`` and changes no byte of the account's state
+    (the worker dead-letters it); every on-time credit's window features match a brute-force
+    recount."""
+    state, accepted, newest, refused = AccountState(), [], -1, 0
     col = {name: i for i, name in enumerate(FEATURE_NAMES)}
     for i, (ts, amount, cp) in enumerate(_arrive(stream)):
         signal = TransferIn(ts, ts, f"t{i}", f"KTB:{cp}", amount, "mobile", True, 0.0, -1, False, -1)
-        if engine.is_late(state, signal):
+        late = ts < newest - ALLOWED_LATENESS_MS  # the policy, from the accepted events alone
+        assert engine.is_late(state, signal) == late
+        assert engine.rejection(state, signal) == ("late_event" if late else None)
+        if late:
+            refused += 1
             before = state.to_bytes()
             assert engine.update(state, "SCB:1", signal) == ([], None)
             assert state.to_bytes() == before
             continue
         engine.update(state, "SCB:1", signal)
+        newest = max(newest, ts)
         accepted.append((ts, amount, counterparty_id(f"KTB:{cp}")))
         vec = engine.vector(state, signal)
         for name, span in zip(WINDOW_NAMES, WINDOWS_MS, strict=True):
@@ -166,6 +175,8 @@ def test_engine_refuses_late_transfers_and_counts_the_rest_exactly(stream) -> No
                 assert vec[col[f"in_max_thb_{name}"]] == biggest / 100
             if f"in_distinct_{name}" in col:
                 assert vec[col[f"in_distinct_{name}"]] == distinct
+    if stream == MIXED:
+        assert refused == 1  # the third arrival, one and a half times the lateness behind
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,8 +21,13 @@ def test_evaluate_cli_writes_the_report(model_dir: Path, stream_world: Path, tmp
     out = tmp_path / "report.json"
     assert main(["evaluate", "--data", str(stream_world), "--model", str(model_dir), "--report", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "money held share" in printed and "56.7%" in printed
     report = json.loads(out.read_text())
+    # The table shows the report's own figures (the AOC's 56.7% is printed on every run).
+    lines = {line.strip().split("  ")[0]: line for line in printed.splitlines()}
+    assert f"{report['money_held_share']:.1%}" in lines["money held share (all cases)"]
+    assert f"{report['precision']:,.3f}" in lines["model holds: precision (target)"]
+    assert f"{report['pr_auc']:,.3f}" in lines["PR-AUC (account max score)"]
+    assert "56.7%" in lines["AOC 1441 (human freezes) / target"]
     assert all(report[key] is not None for key in REQUIRED), report
     assert report["pr_auc"] > 0.5, report  # chance is the mule share, ~0.02
     assert report["precision"] >= 0.7, report  # model holds: the threshold targets 0.95 on validation

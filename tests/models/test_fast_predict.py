@@ -23,7 +23,9 @@ def test_fast_predictor_matches_booster_predict(model_dir: Path) -> None:
     assert np.array_equal(got, expected)
     assert len(set(got.round(6))) > 10, "rows should not all land in the same leaves"
     # Non-contiguous or float32 rows are converted, not misread; a row of the wrong length is refused.
-    assert fast(rows[:, ::1][3].astype(np.float32)) == booster.predict(rows[3:4].astype(np.float32))[0]
+    assert fast(rows[3].astype(np.float32)) == booster.predict(rows[3:4].astype(np.float32))[0]
+    strided = np.repeat(rows, 2, axis=1)[5, ::2]  # every other value of a wider row: rows[5], as a view
+    assert not strided.flags.c_contiguous and fast(strided) == expected[5]
     assert fast(np.asfortranarray(rows)[7]) == expected[7]
     assert fast(rows[9].reshape(1, -1)) == expected[9]
     with pytest.raises(ValueError):

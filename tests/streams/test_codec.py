@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 
 import jsonschema
@@ -94,3 +95,6 @@ def test_dead_letter_keeps_raw_bytes_and_matches_schema() -> None:
     encoded = json.loads(codec.encode_dead_letter(letter))
     jsonschema.validate(encoded, schema_for("deadletter.v1"))
     assert encoded["raw_encoding"] == "base64" and encoded["offset"] == 42
+    assert base64.b64decode(encoded["raw"]) == b"\x00\xffbinary"  # byte for byte, for a replay after a fix
+    assert (encoded["source_topic"], encoded["partition"], encoded["reason"]) == ("bank.transfers.v1", 3,
+                                                                                 "malformed_json")
