@@ -62,6 +62,9 @@ def setup(model_dir: Path, tmp_path_factory) -> Iterator[dict]:
     work = tmp_path_factory.mktemp("rollout")
     first = registry.read_meta(model_dir).version
     second = model_variant(model_dir, work / "second", "m-second")
+    # The same booster with a hold threshold no probability reaches: a challenger judged by its
+    # own thresholds never holds, one judged by the champion's would agree with it.
+    strict = model_variant(model_dir, work / "strict", "m-strict", hold_threshold=1.01)
     worlds = []
     for seed in (31, 32):  # two small worlds with disjoint accounts: one before, one after rollback
         worlds.append(work / f"world{seed}")
@@ -73,7 +76,8 @@ def setup(model_dir: Path, tmp_path_factory) -> Iterator[dict]:
         try:
             wait_ready(port, 120, process)
             yield {"broker": broker, "worker": RunningWorker(process, port, work / "worker.log"),
-                   "registry": work / "registry", "first": first, "second": second, "worlds": worlds,
+                   "registry": work / "registry", "first": first, "second": second, "strict": strict,
+                   "worlds": worlds,
                    "work": work, "model_dir": model_dir}
         finally:
             stop_process(process)
@@ -93,8 +97,8 @@ def test_promote_shadow_refuse_and_rollback_on_a_running_worker(setup: dict) -> 
     # Promote through the broker: the worker switches without a restart.
     assert main(["models", "promote", str(setup["second"]), "--registry", root, "--broker", broker.url]) == 0
     _wait("the promoted model", lambda: _model_info(worker, "m-second"), worker)
-    # The first model runs in shadow: scored and counted, never emitted.
-    assert main(["models", "shadow", first, "--registry", root, "--broker", broker.url]) == 0
+    # A challenger runs in shadow: scored and counted, never emitted.
+    assert main(["models", "shadow", str(setup["strict"]), "--registry", root, "--broker", broker.url]) == 0
     _wait("the shadow", lambda: worker.metric("muleguard_model_switches_total", action="shadow") >= 1, worker)
 
     world = _messages(setup["worlds"][0])
@@ -106,13 +110,13 @@ def test_promote_shadow_refuse_and_rollback_on_a_running_worker(setup: dict) -> 
     assert model_holds, "the world should give the model something to hold"
     assert {r["model_version"] for r in model_holds} == {"m-second"}
     assert worker.metric("muleguard_scores_count", model_version="m-second") > 0
-    shadowed = worker.metric("muleguard_shadow_decisions_total", model_version=first)
+    shadowed = worker.metric("muleguard_shadow_decisions_total", model_version="m-strict")
     assert shadowed > 0
     agreement = {o: worker.metric("muleguard_shadow_agreement_total", outcome=o)
                  for o in ("both_hold", "champion_only", "challenger_only", "neither")}
     assert sum(agreement.values()) == shadowed
-    # Champion and challenger are the same booster: they must agree on every event.
-    assert agreement["both_hold"] >= 1 and agreement["champion_only"] == agreement["challenger_only"] == 0
+    # The challenger decides with its own threshold: it holds nothing the champion held.
+    assert agreement["champion_only"] >= 1 and agreement["both_hold"] == agreement["challenger_only"] == 0
 
     # A model for another feature engine is refused; the worker keeps scoring with the current one.
     bad = model_variant(setup["second"], setup["work"] / "bad", "m-bad",
