@@ -10,7 +10,19 @@ import pytest
 from factories import T0_MS
 
 from streams import codec
-from streams.contracts import DeadLetter, FreezeRequest, RegistryLink, TelecomEvent, Transfer, VictimReport
+from streams.contracts import (
+    AuditRecord,
+    DeadLetter,
+    FeatureLogRecord,
+    FreezeRequest,
+    HoldAck,
+    HoldAppeal,
+    RefundProposal,
+    RegistryLink,
+    TelecomEvent,
+    Transfer,
+    VictimReport,
+)
 from streams.schemas_path import schema_for
 from streams.topics import ALL_TOPICS
 
@@ -21,15 +33,21 @@ RENAMES = {
     "national_id": "national_id_hash", "event_ts": "event_ts_ms", "emitted_ts": "emitted_ts_ms",
     "expires_ts": "expires_ts_ms", "rejected_ts": "rejected_ts_ms",
 }
+# ... and where the same wire name decodes to different fields on different topics.
+TOPIC_RENAMES = {"freeze.acks.v1": {"held_amount": "held_amount_satang"},
+                 "refund.proposals.v1": {"held_amount": "held_satang"}}
 CONTRACTS = {
     "bank.transfers.v1": Transfer, "telecom.events.v1": TelecomEvent, "registry.accounts.v1": RegistryLink,
     "victim.reports.v1": VictimReport, "freeze.requests.v1": FreezeRequest, "deadletter.v1": DeadLetter,
+    "freeze.acks.v1": HoldAck, "hold.appeals.v1": HoldAppeal, "refund.proposals.v1": RefundProposal,
+    "muleguard.audit.v1": AuditRecord, "muleguard.feature-log.v1": FeatureLogRecord,
 }
 
 
 @pytest.mark.parametrize("topic", sorted(CONTRACTS))
 def test_dataclass_and_schema_name_the_same_fields(topic: str) -> None:
-    wire = {RENAMES.get(name, name) for name in schema_for(topic)["properties"]}
+    renames = RENAMES | TOPIC_RENAMES.get(topic, {})
+    wire = {renames.get(name, name) for name in schema_for(topic)["properties"]}
     fields = {f.name for f in dataclasses.fields(CONTRACTS[topic])}
     assert wire == fields
 

@@ -8,6 +8,7 @@ ports, paths and probes are checked against what the worker actually accepts and
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import json
 import re
@@ -455,8 +456,18 @@ def test_k8s_disruption_budget_and_standby_replicas() -> None:
     budget = _one("PodDisruptionBudget")
     assert budget["spec"]["maxUnavailable"] == 1
     assert _matches(budget["spec"]["selector"]["matchLabels"], POD["metadata"]["labels"])
-    assert "table_standby_replicas=1" in (ph.ROOT / "topologies" / "app.py").read_text()
-    assert "table_standby_replicas=1" in (ph.K8S / "statefulset.yaml").read_text()
+    # One pod may be down at a time because its tables have a warm standby on another pod:
+    # the keyword the app is built with, not a comment that mentions it.
+    assert _faust_app_keywords(ph.ROOT / "topologies" / "app.py")["table_standby_replicas"] == 1
+
+
+def _faust_app_keywords(path: Path) -> dict[str, object]:
+    """The literal keyword arguments of the ``faust.App(...)`` call in ``path``."""
+    tree = ast.parse(path.read_text())
+    [call] = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+              and ast.unparse(node.func) == "faust.App"]
+    return {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords
+            if kw.arg is not None and isinstance(kw.value, ast.Constant)}
 
 
 def test_k8s_and_compose_run_the_same_image_and_worker_flags() -> None:

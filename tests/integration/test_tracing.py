@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from kafka_helpers import RunningWorker, consume_all, decoded, produce
 
+from streams.timefmt import parse_ts
 from streams.topics import (
     AUDIT,
     FREEZE_ACKS,
@@ -244,6 +245,7 @@ def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
     assert {r["trigger_event_id"] for r in extends} == {r["request_id"] for r in active}
     complaint_ms = T0 + 40 * MIN
     assert {r["legal_basis"] for r in extends} == {"police_complaint_7d"}
+    assert {parse_ts(r["expires_ts"]) for r in extends} == {complaint_ms + 7 * 86_400_000}  # past the 72 h
 
     # 5. The clock passes 7 days after the complaint: each still active hold is released once.
     clock.write_text(str(complaint_ms + 7 * 86_400_000 + MIN))
