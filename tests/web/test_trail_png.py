@@ -66,10 +66,17 @@ def test_amount_labels_are_readable(picture: Path) -> None:
     assert sum(amount in text for amount in every) >= 4, text
 
 
-def test_fan_in_from_unlisted_accounts_and_an_empty_trail_still_draw(tmp_path: Path) -> None:
+def test_fan_in_from_unlisted_accounts_and_an_empty_trail_still_draw(picture: Path, tmp_path: Path) -> None:
     trail = copy.deepcopy(TRAIL)
     trail["nodes"] = [n for n in trail["nodes"] if n["id"] != "TTB:506-3-77120"]  # edge endpoints only
     draw_trail(trail, tmp_path / "partial.png")
     draw_trail({"case_id": "empty", "nodes": [], "edges": []}, tmp_path / "empty.png")
     for name in ("partial.png", "empty.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+    # The unlisted payee is drawn as a plain box (a colour no listed node has) in the column of
+    # the hop its edges give it: left of hop 2's held account, not dropped with its edges.
+    image = Image.open(tmp_path / "partial.png")
+    bare = pixels_of(image, HOLD_COLOURS[None])
+    assert len(bare) > 200 * 70, "the unlisted account was not drawn"
+    assert not len(pixels_of(Image.open(picture), HOLD_COLOURS[None]))  # the whole trail
+    assert bare.mean() < pixels_of(image, HOLD_COLOURS["held"]).mean() < pixels_of(image, HOLD_COLOURS["review"]).mean()
