@@ -10,18 +10,17 @@ import pytest
 from features import signals
 from features.signals import SIGNAL_TYPES, decode_signal, encode_signal
 
-SAMPLES = {int: 1_793_491_200_123, str: "KTB:123-4", bool: True, float: 1.25,
-           "str | None": "ph_abc", "tuple[str, ...]": ("tx-1", "tx-2")}
-
 
 def sample(cls: type) -> signals.Signal:
+    """A signal whose fields of one type all differ, so fields swapped on the wire are noticed."""
     hints = typing.get_type_hints(cls)
-    values = {}
-    for field in dataclasses.fields(cls):
-        hint = hints[field.name]
-        values[field.name] = SAMPLES.get(hint, SAMPLES.get(str(hint).replace("typing.", ""), "x"))
-        if hint == tuple[str, ...]:
-            values[field.name] = ("tx-1", "tx-2")
+    values: dict[str, object] = {}
+    for i, field in enumerate(dataclasses.fields(cls)):
+        hint = str(hints[field.name]).replace("typing.", "")
+        values[field.name] = {
+            "<class 'int'>": 1_793_491_200_000 + i, "<class 'float'>": 1.25 + i, "<class 'bool'>": i % 2 == 0,
+            "tuple[str, ...]": (f"tx-{i}", f"tx-{i + 1}"),
+        }.get(hint, f"{field.name}-{i}")  # str and str | None
     return cls(**values)
 
 
