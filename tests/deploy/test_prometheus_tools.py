@@ -24,10 +24,16 @@ def test_skip_reason_only_when_a_binary_is_missing() -> None:
     assert "prometheus and promtool" in ph.missing_binaries_reason({}.get)
 
 
-def test_present_binaries_never_skip() -> None:
-    if ph.missing_binaries_reason() is not None:
-        pytest.skip(ph.missing_binaries_reason())
-    ph.require_binaries()  # would raise Skipped
+def test_present_binaries_never_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test needing Prometheus skips exactly when a binary is missing, never otherwise."""
+    monkeypatch.setattr(ph, "missing_binaries_reason", lambda: None)
+    try:
+        ph.require_binaries()
+    except pytest.skip.Exception as skipped:  # reported as a skip, not a failure, if let through
+        pytest.fail(f"skipped with both binaries present: {skipped}")
+    monkeypatch.setattr(ph, "missing_binaries_reason", lambda: "promtool not on PATH")
+    with pytest.raises(pytest.skip.Exception, match="promtool not on PATH"):
+        ph.require_binaries()
 
 
 def _stub_path(tmp_path: Path, commands: dict[str, str]) -> str:
