@@ -117,7 +117,10 @@ def trace_late_transfer(state: AccountState, key: str, s: TransferOut) -> list[E
     """The victim's transfer arrived after the report naming it: trace it now, as the report
     would have; the case hears of its amount under ``<report_id>+<transfer_id>``.
 
-    Call after :func:`remember_out`. Reports older than the trace history are forgotten.
+    Call after :func:`remember_out`. The other rows whose report is older than the trace
+    history (behind the account's newest event) are forgotten here; the row this transfer
+    matches is traced first, whatever its age (a reported transfer was made before its
+    report, so its own time never makes the report look old).
     """
     memory = state.memory()
     unmatched = memory.get("u")
