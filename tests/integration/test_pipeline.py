@@ -19,7 +19,7 @@ from models.labels import read_labels
 from models.replay import replay_decisions
 from models.scorer import Scorer
 from streams.codec import freeze_request_to_json
-from streams.topics import DEADLETTER, FEATURE_LOG, FREEZE_REQUESTS, REGISTRY, TRANSFERS
+from streams.topics import DEADLETTER, FEATURE_LOG, FREEZE_REQUESTS, INPUT_TOPICS, REGISTRY, TRANSFERS
 
 pytestmark = pytest.mark.integration
 
@@ -143,8 +143,8 @@ def test_worker_reports_lag_per_partition_falling_to_zero_and_its_recovery_time(
         text = worker.metrics()
         lag = {line.split("{", 1)[1].split("}", 1)[0]: float(line.rsplit(" ", 1)[1])
                for line in text.splitlines() if line.startswith("muleguard_consumer_lag_messages{")}
-        transfers = {k: v for k, v in lag.items() if f'topic="{TRANSFERS.name}"' in k}
-        if len(transfers) == TRANSFERS.partitions and not any(lag.values()):
+        per_topic = {spec.name: sum(f'topic="{spec.name}"' in k for k in lag) for spec in INPUT_TOPICS}
+        if per_topic == {spec.name: spec.partitions for spec in INPUT_TOPICS} and not any(lag.values()):
             break
         assert time.monotonic() < deadline, f"lag did not fall to zero: {lag}"
         time.sleep(1)
