@@ -10,11 +10,11 @@ a broker process started on its own, as a cluster would be.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from kafka_helpers import read_to_end
 
 from streams.topics import TRANSFERS
 from topologies.bench_pipeline import BENCH_APP_PREFIX
@@ -32,20 +32,8 @@ def _create(admin: AdminClient, *names: str) -> None:
         future.result()
 
 
-def _keys_on(bootstrap: str, topic: str, partitions: int) -> set[bytes]:
-    """Every key on ``topic``, read from the start until nothing came for 2 s."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time_ns()}",
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    keys: set[bytes] = set()
-    quiet_since = time.monotonic()
-    while time.monotonic() - quiet_since < 2.0:
-        message = consumer.poll(0.2)
-        if message is not None and not message.error():
-            keys.add(message.key())
-            quiet_since = time.monotonic()
-    consumer.close()
-    return keys
+def _keys_on(bootstrap: str, topic: str) -> set[bytes | None]:
+    return {key for key, _ in read_to_end(bootstrap, topic)}
 
 
 def test_a_cluster_is_wiped_of_what_earlier_runs_left_and_every_figure_is_measured(model_dir, tmp_path):
@@ -55,7 +43,7 @@ def test_a_cluster_is_wiped_of_what_earlier_runs_left_and_every_figure_is_measur
         producer = Producer({"bootstrap.servers": cluster.bootstrap})
         producer.produce(TRANSFERS.name, b"{}", key=b"left-over-backlog")
         producer.flush(10)
-        assert b"left-over-backlog" in _keys_on(cluster.bootstrap, TRANSFERS.name, TRANSFERS.partitions)
+        assert b"left-over-backlog" in _keys_on(cluster.bootstrap, TRANSFERS.name)
 
         report = tmp_path / "bench.json"
         assert main(["bench", "pipeline", "--broker", cluster.url, "--reset-topics",
@@ -75,7 +63,7 @@ def test_a_cluster_is_wiped_of_what_earlier_runs_left_and_every_figure_is_measur
         assert OTHER_TEAMS_TOPIC in topics
         assert any(t.startswith(BENCH_APP_PREFIX) for t in topics)  # this run's workers, own app id
         # The backlog was gone before the first measurement: only this run's events are there.
-        assert b"left-over-backlog" not in _keys_on(cluster.bootstrap, TRANSFERS.name, TRANSFERS.partitions)
+        assert b"left-over-backlog" not in _keys_on(cluster.bootstrap, TRANSFERS.name)
 
 
 def test_a_broker_is_never_wiped_without_being_told_to(capsys):
