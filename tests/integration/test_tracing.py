@@ -32,9 +32,11 @@ pytestmark = pytest.mark.integration
 
 TOKEN_KEY = "test-token-key"
 CASE = "rep-callcentre-1"
+CONTROL_CASE = "rep-callcentre-control"  # reported with CASE, never extended: expires at 72 h
 NOW_MS = int(time.time() * 1000)
 T0 = NOW_MS - 2 * 3_600_000  # the scam call, two hours ago
 MIN = 60_000
+HOUR = 60 * MIN
 THB = 100  # satang
 
 # (transfer_id, minutes after T0, src, dst, THB)
@@ -49,6 +51,7 @@ TRANSFERS_MADE = [
     ("c2", 11, "BBL:m2b", "GSB:m3", 30_000),
     ("h4", 20, "GSB:m3", "TTB:m4", 80_000),  # hop 4
     ("h5", 25, "TTB:m4", "KKP:beyond", 10_000),  # hop 5: beyond the depth cap
+    ("ctl1", 1, "KBANK:control-victim", "BAY:control-m", 20_000),  # the control case's one hop
 ]
 
 
@@ -173,7 +176,8 @@ def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
     while tracing_worker.metric("muleguard_events_consumed_total", topic=TRANSFERS.name) < len(TRANSFERS_MADE):
         assert time.monotonic() < deadline and tracing_worker.alive()
         time.sleep(0.5)
-    produce(bootstrap, [_report(CASE, 30)])
+    produce(bootstrap, [_report(CASE, 30),
+                        _report(CONTROL_CASE, 30, victim="KBANK:control-victim", transfer_ids=("ctl1",))])
 
     # 1. Holds: every account that received traced money, for the traced amount (tainted first).
     expected_accounts = {"SCB:m1", "KTB:m2a", "BBL:m2b", "GSB:m3", "TTB:m4"}
@@ -247,7 +251,16 @@ def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
     assert {r["legal_basis"] for r in extends} == {"police_complaint_7d"}
     assert {parse_ts(r["expires_ts"]) for r in extends} == {complaint_ms + 7 * 86_400_000}  # past the 72 h
 
-    # 5. The clock passes 7 days after the complaint: each still active hold is released once.
+    # 5. 72 h after the reports: the control case's hold expires (the timer ran on the moved
+    # clock), the extended holds stay.
+    _requests(bootstrap, lambda rs: any(r["action"] == "hold" for r in rs), case_id=CONTROL_CASE)
+    clock.write_text(str(T0 + 30 * MIN + 72 * HOUR + MIN))
+    control = _requests(bootstrap, lambda rs: any(r["action"] == "release" for r in rs), case_id=CONTROL_CASE)
+    assert [r["legal_basis"] for r in control if r["action"] == "release"] == ["expired"]
+    time.sleep(3)  # the same expiry check round would have reached this case's accounts
+    assert [r for r in _requests(bootstrap, lambda rs: True) if r["legal_basis"] == "expired"] == []
+
+    # 6. The clock passes 7 days after the complaint: each still active hold is released once.
     clock.write_text(str(complaint_ms + 7 * 86_400_000 + MIN))
     final = _requests(bootstrap, lambda rs: sum(r["action"] == "release" for r in rs) >= 1 + len(active))
     releases = [r for r in final if r["action"] == "release"]
