@@ -31,13 +31,19 @@ from pathlib import Path
 from typing import Any
 
 from streams.topics import ALL_TOPICS, REGISTRY, TRANSFERS, VICTIM_REPORTS
+from topologies.bench_defaults import (
+    BENCH_ACCOUNTS,
+    BENCH_SEED,
+    CAPACITY_EVENTS,
+    CAPACITY_WORKERS,
+    LOAD_SECONDS,
+    OFFERED_LOADS,
+)
 from topologies.broker import EmbeddedBroker, bootstrap_of, create_topics, free_port
 from topologies.demo import Tally, _consume_freezes, _percentile, drain_progress, ensure_model
 from topologies.proc import cores_used, cpu_seconds
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
-BENCH_ACCOUNTS = 8_000
-BENCH_SEED = 77
 DRAIN_GRACE_S = 20.0  # a load counts as sustained if the backlog is gone this soon after sending stops
 BENCH_APP_PREFIX = "muleguard-bench-"  # app id of the workers on a cluster: one per measurement
 
@@ -318,9 +324,9 @@ def offered_load(opening: list[Event], events: list[Event], rate: float, model_d
         }
 
 
-def run(work_dir: Path, model_dir: Path, capacity_events: int = 30_000,
-        loads: tuple[int, ...] = (1_000, 5_000, 10_000), load_seconds: float = 15.0,
-        say=print, broker_url: str | None = None, capacity_workers: tuple[int, ...] = (1, 2),  # noqa: ANN001
+def run(work_dir: Path, model_dir: Path, capacity_events: int = CAPACITY_EVENTS,
+        loads: tuple[int, ...] = OFFERED_LOADS, load_seconds: float = LOAD_SECONDS,
+        say=print, broker_url: str | None = None, capacity_workers: tuple[int, ...] = CAPACITY_WORKERS,  # noqa: ANN001
         load_workers: int = 1, accounts: int = BENCH_ACCOUNTS) -> dict:
     """Every pipeline figure of `make bench`, printed as it comes and returned as a dict.
 

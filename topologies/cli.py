@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from topologies import bench_defaults
 from topologies.settings import ENV_BROKER
 
 
@@ -169,6 +170,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     raise UserError("choose a benchmark: keyed-sum, pipeline")
 
 
+def _joined(counts: tuple[int, ...]) -> str:
+    return ",".join(map(str, counts))
+
+
 def _counts(text: str, what: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(part) for part in text.split(",") if part.strip())
@@ -273,12 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--reset-topics", action="store_true",
                    help="let the benchmark delete and re-create muleguard's topics on --broker")
     b.add_argument("--workers", type=int, default=1, help="worker processes at the offered loads (default 1)")
-    b.add_argument("--capacity-workers", default="1,2",
-                   help="worker counts to measure capacity with (default 1,2; empty: none)")
-    b.add_argument("--loads", default="1000,5000,10000", help="offered events/s, comma-separated")
-    b.add_argument("--seconds", type=float, default=15.0, help="seconds of each offered load (default 15)")
-    b.add_argument("--capacity-events", type=int, default=30_000, help="burst size for capacity (default 30000)")
-    b.add_argument("--accounts", type=int, default=8_000, help="accounts in the simulated world (default 8000)")
+    b.add_argument("--capacity-workers", default=_joined(bench_defaults.CAPACITY_WORKERS),
+                   help="worker counts to measure capacity with (default %(default)s; empty: none)")
+    b.add_argument("--loads", default=_joined(bench_defaults.OFFERED_LOADS),
+                   help="offered events/s, comma-separated (default %(default)s)")
+    b.add_argument("--seconds", type=float, default=bench_defaults.LOAD_SECONDS,
+                   help="seconds of each offered load (default %(default)s)")
+    b.add_argument("--capacity-events", type=int, default=bench_defaults.CAPACITY_EVENTS,
+                   help="burst size for capacity (default %(default)s)")
+    b.add_argument("--accounts", type=int, default=bench_defaults.BENCH_ACCOUNTS,
+                   help="accounts in the simulated world (default %(default)s)")
     b.add_argument("--model", default="var/model", help="model directory (trained if missing)")
     b.add_argument("--work-dir", default="var/bench", help="scratch directory for logs and state")
     b.add_argument("--report", help="write the figures as JSON to this file")
