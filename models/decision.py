@@ -23,6 +23,12 @@ class Outcome:
     emits: list[Emit] = field(default_factory=list)
 
 
+def scored_features(names: tuple[str, ...], vector: np.ndarray) -> dict[str, float | None]:
+    """The vector the model scored, by feature name, for the decision's audit record
+    (missing values as ``None``: JSON has no NaN)."""
+    return {name: None if value != value else value for name, value in zip(names, vector.tolist(), strict=False)}
+
+
 class Decider:
     """Score an account after one of its transfers; on a hold, mark it held and explain why."""
 
@@ -41,7 +47,12 @@ class Decider:
             key, score.probability, score.model_version, meta.hold_threshold, meta.review_threshold,
             signal.transfer_id, signal.ts_ms, engine.recent_inflow_satang(state, signal.ts_ms),
         )
-        if decision is None or decision.action != "hold":
+        if decision is None:
+            return Outcome(score.probability, decision)
+        decision = replace(decision, model_inputs={
+            **decision.model_inputs, "engine_version": meta.engine_version,  # type: ignore[dict-item]
+            "features": scored_features(meta.feature_names, vector)})
+        if decision.action != "hold":
             return Outcome(score.probability, decision)
         decision = replace(decision, top_reasons=self.scorer.explain(vector))
         return Outcome(score.probability, decision,

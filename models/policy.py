@@ -44,6 +44,7 @@ class Decision:
     legal_basis: str
     reason: str = "model"
     top_reasons: tuple[str, ...] = ()
+    model_inputs: dict | None = None  # model decisions: thresholds and the scored features (audit)
     case_id: str | None = None
     hop: int | None = None
     trace_via: str = ""  # fan-in: which traced credit of the sender this part came from
@@ -55,27 +56,34 @@ def decide_on_score(
 ) -> Decision | None:
     """Hold above the hold threshold, queue for review above the review threshold.
 
-    The amount held is the recent inflow (the money the model suspects), not the balance.
+    The amount held is the recent inflow (the money the model suspects), never the balance:
+    with no recent inflow there is nothing to hold, and a whole-balance freeze needs a court
+    order, so the account goes to review instead. The thresholds are compared with the
+    score as recorded (rounded), so a recorded hold never shows a score below its threshold.
 
     Examples:
         >>> decide_on_score("KTB:1", 0.99, "m1", 0.9, 0.5, "t1", 0, 5000).action
         'hold'
+        >>> decide_on_score("KTB:1", 0.99, "m1", 0.9, 0.5, "t1", 0, 0).action  # no inflow to hold
+        'review'
         >>> decide_on_score("KTB:1", 0.6, "m1", 0.9, 0.5, "t1", 0, 5000).action
         'review'
         >>> decide_on_score("KTB:1", 0.1, "m1", 0.9, 0.5, "t1", 0, 5000) is None
         True
     """
-    if probability >= hold_threshold:
+    score = round(probability, 6)
+    if score >= hold_threshold and suspicious_inflow_satang > 0:
         action = "hold"
-    elif probability >= review_threshold:
+    elif score >= review_threshold:
         action = "review"
     else:
         return None
     return Decision(
-        key=key, action=action, score=round(probability, 6), model_version=model_version,
+        key=key, action=action, score=score, model_version=model_version,
         trigger_event_id=trigger_event_id, event_ts_ms=event_ts_ms,
-        amount_satang=suspicious_inflow_satang or None,
+        amount_satang=suspicious_inflow_satang if action == "hold" else None,
         expires_ts_ms=event_ts_ms + BANK_SUSPICION_HOLD_MS, legal_basis=LEGAL_BASIS_BANK,
+        model_inputs={"hold_threshold": hold_threshold, "review_threshold": review_threshold},
     )
 
 
@@ -91,15 +99,28 @@ def hop_confidence(hop: int) -> float:
 
 
 def decide_on_trace(hit: TraceHit) -> Decision:
-    """Hold exactly the traced amount, under the victim-report timer; shops get a review."""
+    """Hold exactly the traced amount, under the victim-report timer; shops get a review, and
+    so does money that reached the account after that timer ran out (a hold would be born
+    expired: only the police can hold it now).
+
+    Examples:
+        >>> from features.trace import TraceHit
+        >>> hit = TraceHit("SCB:m1", "c1", 2, 5000, "t1", "KTB:m0", 10, 0, False, False, 0)
+        >>> decide_on_trace(hit).action
+        'hold'
+        >>> from dataclasses import replace
+        >>> decide_on_trace(replace(hit, credit_ts_ms=VICTIM_REPORT_HOLD_MS)).action
+        'review'
+    """
     if hit.police:
         basis, expires = LEGAL_BASIS_POLICE, hit.report_ts_ms + POLICE_COMPLAINT_HOLD_MS
     else:
         basis, expires = LEGAL_BASIS_VICTIM, hit.report_ts_ms + VICTIM_REPORT_HOLD_MS
     reasons = (f"traced from case {hit.case_id}: {hit.amount_satang / 100:,.2f} THB reached this account "
                f"at hop {hit.hop} via transfer {hit.transfer_id} from {hit.from_account}",)
+    review = hit.merchant_like or hit.credit_ts_ms >= expires
     return Decision(
-        key=hit.key, action="review" if hit.merchant_like else "hold", score=hop_confidence(hit.hop),
+        key=hit.key, action="review" if review else "hold", score=hop_confidence(hit.hop),
         model_version=None, trigger_event_id=hit.transfer_id, event_ts_ms=hit.report_ts_ms,  # type: ignore[arg-type]
         amount_satang=hit.amount_satang, expires_ts_ms=expires, legal_basis=basis, reason="trace",
         top_reasons=reasons, case_id=hit.case_id, hop=hit.hop, trace_via=hit.via,
@@ -134,6 +155,8 @@ def _audit_details(decision: Decision, hit: TraceHit | None) -> dict:
         "amount_satang": decision.amount_satang, "legal_basis": decision.legal_basis,
         "expires_ts_ms": decision.expires_ts_ms, "case_id": decision.case_id, "hop": decision.hop,
     }
+    if decision.model_inputs is not None:
+        details.update(decision.model_inputs)
     if hit is not None:
         details.update(traced_satang=hit.amount_satang, from_account=hit.from_account,
                        transfer_id=hit.transfer_id, credit_ts_ms=hit.credit_ts_ms, merchant_like=hit.merchant_like)
