@@ -18,6 +18,7 @@ class TopicSpec:
     schema: str | None
     partitions: int = 4
     doc: str = ""
+    retention_ms: int | None = None  # None: the cluster's default for muleguard topics; -1: forever
 
 
 TRANSFERS = TopicSpec(
@@ -53,8 +54,8 @@ IDENTITY_SIGNALS = TopicSpec(
     doc="Repartition: calls, SIM changes and account links keyed by a pseudonymised identity.",
 )
 CONTROL = TopicSpec(
-    "muleguard.control.v1", "model", "internal", None, partitions=1,
-    doc="Model rollout: promote, rollback and shadow commands; every worker reads all of it.",
+    "muleguard.control.v1", "model", "internal", None, partitions=1, retention_ms=-1,
+    doc="Model rollout: promote, rollback and shadow commands; every worker reads all of it (kept forever).",
 )
 
 FREEZE_ACKS = TopicSpec(

@@ -63,7 +63,8 @@ def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, tim
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=1,
-                 config={"retention.ms": RETENTION_MS, "cleanup.policy": "delete"})
+                 config={"retention.ms": str(s.retention_ms) if s.retention_ms is not None else RETENTION_MS,
+                         "cleanup.policy": "delete"})
         for s in specs if s.name not in existing
     ]
     if not wanted:

@@ -3,8 +3,12 @@
 Every worker must see every control message, so this is not a consumer-group
 subscription (a group would give each message to one worker only): each worker runs its own
 confluent-kafka consumer, assigned every partition of the topic from the beginning, with no
-group offsets. On start a worker therefore replays the rollout history and ends on the
-registry's current model and shadow, whatever ``--model`` it was started with.
+group offsets. On start a worker reads the rollout history to its end and takes only its
+outcome into use: the last champion (promote or rollback) and the last shadow change, so a
+model that was promoted and later rolled back never scores again, not even for a moment.
+Until then the accounts agent does not score (``Rollout.settled``) and ``/ready`` says 503.
+The topic is kept forever (``retention_ms=-1``): a restart months after the last promotion
+still ends on the registry's current model, whatever ``--model`` the worker was started with.
 
 A message names a model directory. The worker loads it aside (in a thread), checks its
 manifest against the running feature engine, and only then swaps it in, in the event loop,
@@ -44,6 +48,7 @@ CONTROL_KEY = b"model"
 AUDIT_TOPIC = "muleguard.audit.v1"  # contract owned by the cases helper (streams/contracts.py)
 AUDIT_KINDS = {"promote": "model_promotion", "rollback": "model_rollback"}
 CHAMPION_ACTIONS = ("promote", "rollback")
+HISTORY_TIMEOUT_S = 30.0  # reading where the rollout history ends; past it the worker scores with --model
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,7 @@ class Rollout:
     def __init__(self, pipeline: Any) -> None:  # topologies.app.Pipeline (import cycle)
         self.p = pipeline
         self.challenger: Scorer | None = None
+        self.settled = asyncio.Event()  # set once the rollout history has been taken into use
         m = pipeline.metrics
         self._agreement = {outcome: m.shadow_agreement.labels(outcome) for outcome in shadow.AGREEMENT}
         self._shadow_counts: dict[str, Any] = {}
@@ -177,6 +183,16 @@ class Rollout:
         m.model_switches.labels(message.action).inc()
         return True
 
+    async def apply_history(self, history: list[bytes]) -> None:
+        """Take the outcome of the rollout history into use, then let scoring start."""
+        for message in outcome(history, self.malformed):
+            await self.apply(message)
+        self.settled.set()
+
+    def malformed(self, raw: bytes) -> None:
+        self.p.metrics.model_refused.labels("malformed").inc()
+        log.error("ignored a malformed control message: %r", raw[:200])
+
     def _refuse(self, reason: str, message: ControlMessage, exc: BaseException) -> bool:
         self.p.metrics.model_refused.labels(reason).inc()
         log.error("refused %s of model %s from %s, keeping %s: %s", message.action, message.version,
@@ -184,22 +200,65 @@ class Rollout:
         return False
 
 
+def outcome(history: list[bytes], malformed: Any = None) -> list[ControlMessage]:
+    """What a rollout history leaves in force: its last champion change, then its last shadow
+    change (``shadow_off`` included); malformed messages go to ``malformed(raw)``.
+
+    Examples:
+        >>> msg = lambda action, v: ControlMessage(action, v, f"/m/{v}", None, "t").to_bytes()
+        >>> [(m.action, m.version) for m in outcome([msg("promote", "a"), msg("shadow", "s"),
+        ...     msg("promote", "bad"), msg("rollback", "a"), b"junk"])]
+        [('rollback', 'a'), ('shadow', 's')]
+    """
+    champion = shadow_change = None
+    for raw in history:
+        message = ControlMessage.from_bytes(raw)
+        if message is None:
+            if malformed is not None:
+                malformed(raw)
+        elif message.action in CHAMPION_ACTIONS:
+            champion = message
+        else:
+            shadow_change = message
+    return [m for m in (champion, shadow_change) if m is not None]
+
+
 def _follow(bootstrap: str, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, stop: threading.Event) -> None:
-    """Thread: read every partition of the control topic from the start, hand messages to the loop."""
+    """Thread: read the control topic from the start; hand the history up to the end it had
+    when we started to the loop as one list, then every later message on its own."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"muleguard-control-{time.time_ns()}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest",
                          "fetch.wait.max.ms": 100})
+    history: list[bytes] | None = []
     try:
-        consumer.assign([TopicPartition(CONTROL.name, n, OFFSET_BEGINNING) for n in range(CONTROL.partitions)])
+        partitions = [TopicPartition(CONTROL.name, n, OFFSET_BEGINNING) for n in range(CONTROL.partitions)]
+        try:
+            ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=HISTORY_TIMEOUT_S)[1]
+                    for tp in partitions}
+        except Exception as exc:  # noqa: BLE001 - then every message is applied as it comes, as live ones are
+            log.warning("could not read where the rollout history ends (%s): applying it message by message", exc)
+            ends = {}
+        consumer.assign(partitions)
+        behind = {n for n, end in ends.items() if end > 0}
         while not stop.is_set():
+            if history is not None and not behind:
+                loop.call_soon_threadsafe(queue.put_nowait, history)
+                history = None
             message = consumer.poll(0.25)
             if message is None or message.error():
                 continue
-            loop.call_soon_threadsafe(queue.put_nowait, message.value())
+            if history is None:
+                loop.call_soon_threadsafe(queue.put_nowait, message.value())
+                continue
+            history.append(message.value())
+            if message.offset() + 1 >= ends[message.partition()]:
+                behind.discard(message.partition())
     except Exception:  # noqa: BLE001 - logged; the worker keeps scoring with its current model
         log.exception("control topic follower stopped")
+        if history is not None:  # never leave scoring waiting for a history that will not come
+            loop.call_soon_threadsafe(queue.put_nowait, history)
     finally:
         consumer.close()
 
@@ -222,11 +281,13 @@ def register(p: Any) -> Rollout:
         thread.start()
         try:
             while True:
-                raw = await queue.get()
-                message = ControlMessage.from_bytes(raw)
+                item = await queue.get()
+                if isinstance(item, list):
+                    await rollout.apply_history(item)
+                    continue
+                message = ControlMessage.from_bytes(item)
                 if message is None:
-                    p.metrics.model_refused.labels("malformed").inc()
-                    log.error("ignored a malformed control message: %r", raw[:200])
+                    rollout.malformed(item)
                     continue
                 await rollout.apply(message)
         finally:

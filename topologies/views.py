@@ -109,7 +109,8 @@ def register(p: Pipeline) -> None:
     class Ready(View):
         async def get(self, request: Request) -> Response:
             assigned = bool(app.consumer.assignment()) if app.consumer else False
-            ready = assigned and not app.rebalancing
+            settled = p.rollout is None or p.rollout.settled.is_set()  # scoring with the rollout's model
+            ready = assigned and not app.rebalancing and settled
             return self.json({"ready": ready, "model_version": p.scorer.version},
                              status=200 if ready else 503)
 

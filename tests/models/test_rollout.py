@@ -152,3 +152,31 @@ def test_promote_shadow_refuse_and_rollback_on_a_running_worker(setup: dict) -> 
     for record in audit:
         assert set(record) == {"audit_id", "kind", "ts", "subject", "request_id", "details"}
         assert record["ts"].endswith("+07:00")
+
+
+def test_a_restarted_worker_takes_only_the_rollout_outcome_into_use(setup: dict, tmp_path: Path) -> None:
+    """After promote m-second, shadow m-strict, a refused promote and a rollback, a worker
+    started with the rolled-back model (``--model`` m-second) and a backlog waiting never
+    scores with m-second and never loads m-bad: it starts on the rollback's model."""
+    broker, first = setup["broker"], setup["first"]
+    stop_process(setup["worker"].process)  # the new worker gets every partition
+    world = tmp_path / "world"
+    sink.write_dir(World(WorldConfig(accounts=500, days=0.5, seed=33, start_ts_ms=live_start_ms(0.5))), world)
+    backlog = _messages(world)
+    produce(broker.bootstrap, backlog)
+    port = free_port()
+    process = spawn_worker(broker.url, setup["second"], tmp_path / "state", port, tmp_path / "worker.log")
+    try:
+        wait_ready(port, 120, process)
+        worker = RunningWorker(process, port, tmp_path / "worker.log")
+        assert _model_info(worker, first) and not _model_info(worker, "m-second")
+        settle(worker, len(backlog))
+        assert worker.metric("muleguard_scores_count", model_version=first) > 0
+        assert worker.metric("muleguard_scores_count", model_version="m-second") == 0
+        switches = {a: worker.metric("muleguard_model_switches_total", action=a)
+                    for a in ("promote", "rollback", "shadow")}
+        assert switches == {"promote": 0, "rollback": 1, "shadow": 1}
+        assert worker.metric("muleguard_model_refused_total", reason="mismatch") == 0
+        assert worker.metric("muleguard_shadow_decisions_total", model_version="m-strict") > 0
+    finally:
+        stop_process(process)

@@ -103,6 +103,8 @@ def register(p: Pipeline) -> None:
         movements; 3. queue freeze/release/extend requests, audit records, refund proposals.
         Per batch: 4. write each changed state once, and its next hold expiry; 5. tell other
         keyed states (accounts, identities, cases) what changed."""
+        if p.rollout is not None:  # never score with a model the rollout history has replaced
+            await p.rollout.settled.wait()
         staged, channel = runtime.StagedTable(p.accounts), p.sender.channel()
         timers = runtime.StagedTable(p.hold_timers)
         decoded, count_lookups = _decoded_states(p, AccountState, "accounts")
