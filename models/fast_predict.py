@@ -3,8 +3,11 @@
 ``Booster.predict`` on one row spends most of its time in Python: argument checks, a
 fresh prediction config, array conversion. A worker scores one event at a time, so it
 pays that per event. ``LGBM_BoosterPredictForMatSingleRowFastInit`` builds the config
-once; each call then only walks the trees. Same numbers as ``Booster.predict``
+once; each call then only walks the trees. Same numbers as ``Booster.predict`` for a float row
 (tests/models/test_fast_predict.py); ``make bench`` prints both costs.
+
+A row is read as float64. ``Booster.predict`` reads an integer row as float32 (lossy above
+2**24), so the two differ there: ``Scorer`` converts a row to float64 before both.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class FastPredictor:
     def __init__(self, booster: lgb.Booster) -> None:
         self._booster = booster  # the config points into it: keep it alive
         self._columns = booster.num_feature()
+        self._shape = (self._columns,)
         handle = ctypes.c_void_p()
         _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
             booster._handle, ctypes.c_int(_PREDICT_NORMAL), ctypes.c_int(0),
@@ -43,7 +47,11 @@ class FastPredictor:
         self._out_len_ref = ctypes.byref(self._out_len)
 
     def __call__(self, row: np.ndarray) -> float:
-        self._row[:] = row  # converts float32 and strided rows; a row of the wrong length raises
+        # Copying into the buffer would broadcast a scalar or a one-value row: check the shape first.
+        if getattr(row, "shape", None) != self._shape and np.shape(row) != self._shape:
+            raise ValueError(f"a row must be 1-D with the model's {self._columns} features, got shape "
+                             f"{np.shape(row)}")
+        self._row[:] = row  # converts float32 and strided rows
         _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFast(
             self._handle, self._row_ptr, self._out_len_ref, self._out_ptr))
         return float(self._out[0])

@@ -2,13 +2,17 @@
 
 A model directory is self-describing: which features in which order, which feature-engine
 version, thresholds, training window and data fingerprint. A worker refuses a model whose
-features differ from the running engine's rather than score garbage.
+features differ from the running engine's rather than score garbage, and a booster whose bytes
+differ from the digest its manifest records (``model_sha256``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+import os
+import shutil
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,10 @@ class ModelMismatchError(ValueError):
     """The model was trained for different features than this engine computes."""
 
 
+class ModelIntegrityError(ValueError):
+    """``model.txt`` is not the booster its manifest was written for."""
+
+
 @dataclass(frozen=True)
 class ModelMeta:
     version: str
@@ -36,6 +44,7 @@ class ModelMeta:
     trained_until_ms: int | None = None
     data_fingerprint: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    model_sha256: str = ""  # of model.txt; empty in manifests written before it was recorded
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -44,11 +53,39 @@ class ModelMeta:
         return out
 
 
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def save(model_dir: str | Path, booster: lgb.Booster, meta: ModelMeta) -> Path:
-    path = Path(model_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(path / MODEL_FILE))
-    (path / META_FILE).write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n")
+    """Write ``model.txt`` and its manifest into a sibling directory, then rename it into place.
+
+    A crash leaves the old model directory or the new one, never a new booster under an old
+    manifest. An existing model directory is replaced whole (its card and plots describe the old
+    model); any other non-empty directory is refused rather than deleted.
+    """
+    path = Path(model_dir).resolve()  # through a symlink (a `current` link): replace what it points to
+    if path.is_dir() and any(path.iterdir()) and not (
+            (path / META_FILE).is_file() or (path / MODEL_FILE).is_file()):
+        raise FileExistsError(f"{model_dir} is not empty and not a model directory: not replacing it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        booster.save_model(str(tmp / MODEL_FILE))
+        meta = replace(meta, model_sha256=sha256_hex((tmp / MODEL_FILE).read_bytes()))
+        (tmp / META_FILE).write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n")
+        if path.is_dir() and any(path.iterdir()):
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, path)  # onto a missing or empty directory
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
@@ -79,7 +116,19 @@ def check_compatible(meta: ModelMeta) -> None:
 
 
 def load(model_dir: str | Path) -> tuple[lgb.Booster, ModelMeta]:
-    meta = read_meta(model_dir)
+    """The booster and its manifest, both read from one resolved directory.
+
+    Resolving once means a symlink repointed mid-load (``current`` on a shared volume) cannot
+    pair one model's manifest with another's booster; the digest catches a ``model.txt``
+    replaced or damaged under its manifest (older manifests have none and are trusted).
+    """
+    path = Path(model_dir).resolve()
+    meta = read_meta(path)
     check_compatible(meta)
-    booster = lgb.Booster(model_file=str(Path(model_dir) / MODEL_FILE))
-    return booster, meta
+    text = (path / MODEL_FILE).read_bytes()
+    if meta.model_sha256 and sha256_hex(text) != meta.model_sha256:
+        raise ModelIntegrityError(
+            f"{path / MODEL_FILE} is not the booster manifest {meta.version} was written for "
+            f"(sha256 {sha256_hex(text)[:12]}..., manifest says {meta.model_sha256[:12]}...); "
+            "copy the model directory again or retrain it")
+    return lgb.Booster(model_str=text.decode()), meta

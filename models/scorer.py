@@ -34,6 +34,15 @@ def describe(feature_index: int, value: float) -> str:
     return f"{spec.meaning}{window}: {shown}"
 
 
+def _row(vector: np.ndarray) -> np.ndarray:
+    """The row as float64, so the score and its reasons come from the same numbers.
+
+    ``Booster.predict`` reads an integer row as float32 and the fast path as float64; they differ
+    above 2**24 (satang amounts). Live vectors are float64 already: for them this is no copy.
+    """
+    return np.asarray(vector, dtype=np.float64)
+
+
 class Scorer:
     """``Scorer(dir).load()`` then ``score_one``/``score_many``; ``explain`` only for actions."""
 
@@ -77,11 +86,13 @@ class Scorer:
         return self.booster.predict(X, num_threads=1)
 
     def score_one(self, vector: np.ndarray) -> Score:
+        """Probability of one row, read as float64 as ``explain`` reads it (see ``_row``)."""
         _booster, meta, predict_one = self._loaded()  # one read: a swap between two reads cannot mix models
-        return Score(predict_one(vector), meta.version)
+        return Score(predict_one(_row(vector)), meta.version)
 
     def explain(self, vector: np.ndarray, top: int = 3) -> tuple[str, ...]:
         """The features that pushed this score up most (LightGBM per-feature contributions)."""
+        vector = _row(vector)
         contrib = self.booster.predict(vector.reshape(1, -1), pred_contrib=True, num_threads=1)[0][:-1]
         order = np.argsort(-contrib, kind="stable")[:top]
         return tuple(describe(int(i), float(vector[i])) for i in order if contrib[i] > 0)

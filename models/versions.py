@@ -6,16 +6,22 @@ Layout::
     REGISTRY/state.json            {"current": v, "history": [v1, v2, ...], "shadow": v | null}
 
 ``history`` is the stack of promotions: ``rollback`` pops the current version and makes the
-one promoted before it current again. ``state.json`` is replaced atomically (write + rename),
-so a reader never sees half a state. Workers learn of changes through control messages
+one promoted before it current again. ``state.json`` is replaced atomically (write + fsync +
+rename), so a reader never sees half a state, and every change holds an exclusive ``flock`` on
+``REGISTRY/.lock`` from reading the state to writing it, so two operators promoting at once
+cannot lose one promotion. A version is its content: adding a version already present with
+another ``model.txt`` or manifest is refused. Workers learn of changes through control messages
 (``topologies.control``); the registry itself is only files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,7 @@ from typing import Any
 from models import registry
 
 STATE_FILE = "state.json"
+LOCK_FILE = ".lock"
 VERSIONS_DIR = "versions"
 DEFAULT_REGISTRY = Path("var/registry")
 
@@ -48,36 +55,84 @@ def _state(root: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _write_state(root: Path, state: dict[str, Any]) -> None:
+@contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold the registry's exclusive lock: one read-modify-write of the registry at a time."""
     root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _write_state(root: Path, state: dict[str, Any]) -> None:
+    """Write, fsync, rename, fsync the directory: after a crash the old state or the new one."""
     tmp = root / f".{STATE_FILE}.{os.getpid()}"
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, root / STATE_FILE)
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def version_dir(root: str | Path, version: str) -> Path:
     return Path(root) / VERSIONS_DIR / version
 
 
+def _content(model_dir: Path) -> dict[str, Any]:
+    """The manifest with ``model_sha256`` set from ``model.txt`` itself: what a version stands for.
+
+    Refuses a directory whose ``model.txt`` is not the one its manifest records.
+    """
+    manifest = json.loads((model_dir / registry.META_FILE).read_text())
+    digest = registry.sha256_hex((model_dir / registry.MODEL_FILE).read_bytes())
+    if manifest.get("model_sha256", digest) != digest:
+        raise registry.ModelIntegrityError(
+            f"{model_dir / registry.MODEL_FILE} is not the booster its manifest records (sha256 differs)")
+    return {**manifest, "model_sha256": digest}
+
+
 def add(root: str | Path, model_dir: str | Path) -> str:
-    """Copy a trained model directory into the registry (idempotent); returns its version."""
+    """Copy a trained model directory into the registry; returns its version.
+
+    Adding the same content again does nothing; the same version with another booster or manifest
+    (an edited threshold, a retrained model under an old name) is refused: workers, control
+    messages and audit records name a model by its version only. The copy's manifest records the
+    sha256 of ``model.txt`` (older model directories lack it), which every load checks.
+    """
     root = Path(root)
-    meta = registry.read_meta(model_dir)
-    target = version_dir(root, meta.version)
-    if not target.exists():
-        tmp = target.with_name(f".{meta.version}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(model_dir, tmp)
-        os.replace(tmp, target)
-    return meta.version
+    with _locked(root):
+        return _add(root, Path(model_dir))
+
+
+def _add(root: Path, model_dir: Path) -> str:
+    content = _content(model_dir)
+    version = content["version"]
+    target = version_dir(root, version)
+    if target.exists():
+        if _content(target) != content:
+            raise RegistryError(
+                f"version {version} is already in {root} with another model.txt or manifest than "
+                f"{model_dir}; a version names one model: retrain it, or give it another version")
+        return version
+    tmp = target.with_name(f".{version}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(model_dir, tmp)
+    (tmp / registry.META_FILE).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, target)
+    return version
 
 
 def _resolve(root: Path, version_or_dir: str) -> str:
-    """A version already in the registry, or a model directory to add first."""
+    """A version already in the registry, or a model directory to add first (under the lock)."""
     if Path(version_or_dir).name == version_or_dir and version_dir(root, version_or_dir).is_dir():
         return version_or_dir
     if (Path(version_or_dir) / registry.META_FILE).is_file():
-        return add(root, version_or_dir)
+        return _add(root, Path(version_or_dir))
     raise RegistryError(f"{version_or_dir!r} is neither a version in {root} nor a model directory "
                         "(see `muleguard models list`)")
 
@@ -85,47 +140,55 @@ def _resolve(root: Path, version_or_dir: str) -> str:
 def promote(root: str | Path, version_or_dir: str, *, check: bool = True) -> Change:
     """Make a version current. With ``check`` a model for other features is refused here already."""
     root = Path(root)
-    version = _resolve(root, version_or_dir)
-    if check:
-        registry.check_compatible(registry.read_meta(version_dir(root, version)))
-    state = _state(root)
-    previous = state["current"]
-    if previous != version:
-        state["history"].append(version)
-    state["current"] = version
-    if state.get("shadow") == version:
-        state["shadow"] = None
-    _write_state(root, state)
+    with _locked(root):
+        version = _resolve(root, version_or_dir)
+        if check:
+            registry.check_compatible(registry.read_meta(version_dir(root, version)))
+        state = _state(root)
+        previous = state["current"]
+        if previous != version:
+            state["history"].append(version)
+        state["current"] = version
+        if state.get("shadow") == version:
+            state["shadow"] = None
+        _write_state(root, state)
     return Change("promote", version, previous, version_dir(root, version))
 
 
 def rollback(root: str | Path) -> Change:
-    """Make the version promoted before the current one current again."""
+    """Make the version promoted before the current one current again.
+
+    Checked as a promotion is: after a feature-engine upgrade the version before may be one no
+    worker can load, and rolling back to it would only announce (and audit) a model nobody runs.
+    """
     root = Path(root)
-    state = _state(root)
-    history = state["history"]
-    if len(history) < 2:
-        raise RegistryError(f"nothing to roll back to in {root}: "
-                            f"{'only ' + history[-1] + ' was' if history else 'no model was'} ever promoted")
-    previous = history.pop()
-    state["current"] = history[-1]
-    _write_state(root, state)
+    with _locked(root):
+        state = _state(root)
+        history = state["history"]
+        if len(history) < 2:
+            raise RegistryError(f"nothing to roll back to in {root}: "
+                                f"{'only ' + history[-1] + ' was' if history else 'no model was'} ever promoted")
+        registry.check_compatible(registry.read_meta(version_dir(root, history[-2])))
+        previous = history.pop()
+        state["current"] = history[-1]
+        _write_state(root, state)
     return Change("rollback", history[-1], previous, version_dir(root, history[-1]))
 
 
 def set_shadow(root: str | Path, version_or_dir: str | None) -> Change:
     """Run a challenger in shadow (scored, compared, never emitted), or stop with ``None``."""
     root = Path(root)
-    state = _state(root)
-    previous = state.get("shadow")
-    if version_or_dir is None:
-        state["shadow"] = None
+    with _locked(root):
+        state = _state(root)
+        previous = state.get("shadow")
+        if version_or_dir is None:
+            state["shadow"] = None
+            _write_state(root, state)
+            return Change("shadow_off", None, previous, None)
+        version = _resolve(root, version_or_dir)
+        registry.check_compatible(registry.read_meta(version_dir(root, version)))
+        state["shadow"] = version
         _write_state(root, state)
-        return Change("shadow_off", None, previous, None)
-    version = _resolve(root, version_or_dir)
-    registry.check_compatible(registry.read_meta(version_dir(root, version)))
-    state["shadow"] = version
-    _write_state(root, state)
     return Change("shadow", version, previous, version_dir(root, version))
 
 

@@ -46,6 +46,21 @@ def test_a_model_for_other_features_is_refused(model_dir: Path, tmp_path: Path) 
     assert versions.current(root) == meta.version
 
 
+def test_rollback_refuses_a_model_for_another_engine_before_changing_anything(model_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    """After an engine upgrade the version before may be one no worker loads: rollback refuses it
+    as promote does, instead of announcing (and auditing) a model nobody runs."""
+    root = tmp_path / "registry"
+    old_engine = model_variant(model_dir, tmp_path / "old", "m-old", engine_version="0.1")
+    versions.promote(root, str(old_engine), check=False)  # promoted when workers ran engine 0.1
+    versions.promote(root, str(model_dir))
+    state = (root / versions.STATE_FILE).read_bytes()
+    with pytest.raises(registry.ModelMismatchError, match="feature engine 0.1"):
+        versions.rollback(root)
+    assert (root / versions.STATE_FILE).read_bytes() == state
+    assert versions.current(root) == registry.read_meta(model_dir).version
+
+
 def test_models_cli_lists_promotes_and_rolls_back(model_dir: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     root = str(tmp_path / "registry")
