@@ -109,10 +109,10 @@ def apply(case: dict, s: Signal) -> list[Emit]:
             if s.held_satang >= 0:
                 hold["held_satang"] = s.held_satang
     elif isinstance(s, CaseRefund):
-        case["refunds"][s.account] = s.amount_satang  # a later proposal for an account supersedes
+        case["refunds"][s.account] = s.amount_satang  # a later proposal (or a withdrawal, 0) supersedes
     elif isinstance(s, CaseRefunded):
-        paid = case.setdefault("refunds_paid", {})
-        paid[s.account] = s.amount_satang
+        paid = case.setdefault("refunds_paid", {})  # one entry per payout: two add up, a repeat counts once
+        paid[f"{s.account}/{s.proposal_id}" if s.proposal_id else s.account] = s.amount_satang
         case["refunded_satang"] = sum(paid.values())
     status = status_of(case)
     if status != case["status"]:

@@ -36,6 +36,7 @@ from streams.contracts import AuditRecord, FreezeRequest, HoldAck, HoldAppeal, R
 from streams.topics import ACCOUNT_SIGNALS, CASE_UPDATES, IDENTITY_SIGNALS
 
 POLICE_HOLD_MS = 7 * DAY_MS
+BANK_SUSPICION_HOLD_MS = 3 * DAY_MS  # as models.policy.BANK_SUSPICION_HOLD_MS (which imports this module)
 ACTIVE = frozenset({"requested", "held"})
 REFUND_METHOD = "pro_rata_largest_remainder"
 LEGAL_BASIS_POLICE_COMPLAINT = "police_complaint_7d"  # victim hold, once the victim filed a complaint
@@ -205,18 +206,21 @@ def _release(key: str, hold: Hold, cause: str, trigger: str, now_ms: int, ingest
 
 def on_expiry(state: AccountState, key: str, now_ms: int, ingest_ms: int) -> Effects:
     """Release every active hold whose legal time ran out by ``now_ms`` (the worker clock)."""
+    due = [hold for hold in rows(state) if hold.status in ACTIVE and 0 <= hold.expires_ts_ms <= now_ms]
+    if not due:
+        return Effects()
+    before = _refund_proposal(state, key, now_ms)
     fx = Effects()
-    for hold in rows(state):
-        if hold.status in ACTIVE and 0 <= hold.expires_ts_ms <= now_ms:
-            fx += _release(key, hold, "expiry", f"expiry/{hold.expires_ts_ms}", now_ms, ingest_ms,
-                           LEGAL_BASIS_EXPIRED, f"legal hold time ({hold.legal_basis}) ran out, not extended", state)
-    if fx.requests:
-        _refresh_held_until(state, now_ms)
+    for hold in due:
+        fx += _release(key, hold, "expiry", f"expiry/{hold.expires_ts_ms}", now_ms, ingest_ms,
+                       LEGAL_BASIS_EXPIRED, f"legal hold time ({hold.legal_basis}) ran out, not extended", state)
+    _refresh_held_until(state, now_ms)
+    fx += _revise_proposal(state, key, before, now_ms, ingest_ms)
     return fx
 
 
 def _extend(state: AccountState, key: str, hold: Hold, basis: str, from_ms: int, ref: str, trigger: str,
-            now_ms: int, ingest_ms: int) -> Effects:
+            now_ms: int, ingest_ms: int, why: str) -> Effects:
     """Run ``hold`` 7 days from ``from_ms`` under ``basis``; once per hold (its id says so)."""
     if hold.status not in ACTIVE or hold.legal_basis in (LEGAL_BASIS_POLICE_COMPLAINT, LEGAL_BASIS_POLICE_EXTENSION):
         return Effects(events=["extend_noop"])
@@ -224,12 +228,12 @@ def _extend(state: AccountState, key: str, hold: Hold, basis: str, from_ms: int,
     hold.expires_ts_ms = max(hold.expires_ts_ms, from_ms + POLICE_HOLD_MS)
     _store(state, hold)
     _refresh_held_until(state, now_ms)
-    request = _lifecycle_request(key, hold, "extend", trigger, now_ms, basis,
-                                 f"police complaint {ref}: hold runs 7 days from it")
+    request = _lifecycle_request(key, hold, "extend", trigger, now_ms, basis, why)
     fx = Effects(requests=[(request, basis)], events=[f"extend_{basis}"])
     fx.audits.append(make_audit("extend", key, request.request_id, now_ms, trigger, {
         "hold_request_id": hold.request_id, "case_id": hold.case_id or None, "police_complaint_ref": ref,
-        "complaint_ts_ms": from_ms, "expires_ts_ms": hold.expires_ts_ms, "legal_basis": basis,
+        "complaint_ts_ms" if basis == LEGAL_BASIS_POLICE_COMPLAINT else "hold_start_ts_ms": from_ms,
+        "expires_ts_ms": hold.expires_ts_ms, "legal_basis": basis,
         "amount_satang": hold.holding_satang}))
     fx.emits += _case_update(key, hold, now_ms, ingest_ms)
     return fx
@@ -241,7 +245,8 @@ def on_extend(state: AccountState, key: str, s: ExtendHold, now_ms: int) -> Effe
     if hold is None:
         return Effects(events=["extend_unknown_request"])
     return _extend(state, key, hold, LEGAL_BASIS_POLICE_COMPLAINT, s.complaint_ts_ms, s.police_ref,
-                   f"police/{s.police_ref}", now_ms, s.ingest_ms)
+                   f"police/{s.police_ref}", now_ms, s.ingest_ms,
+                   f"police complaint {s.police_ref}: hold runs 7 days from it")
 
 
 def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
@@ -257,6 +262,7 @@ def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
         return Effects(events=[f"ack_after_{hold.status}"])
     if s.status == "refunded":
         return _refunded(state, key, hold, s, now_ms)
+    before = _refund_proposal(state, key, now_ms) if hold.reason == "trace" and s.status != "held" else []
     fx = Effects(events=[f"ack_{s.status}"])
     if s.status == "released":
         hold.status, hold.released_satang = "released", hold.holding_satang
@@ -278,21 +284,26 @@ def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
     _store(state, hold)
     _refresh_held_until(state, s.ts_ms)
     fx.emits[:0] = _case_update(key, hold, now_ms, s.ingest_ms)
+    fx += _revise_proposal(state, key, before, now_ms, s.ingest_ms)
     return fx
 
 
 def _refunded(state: AccountState, key: str, acked: Hold, s: HoldAcked, now_ms: int) -> Effects:
     """The bank paid the account's held traced money out as proposed: every traced hold there
-    ends (released: nothing is left to hold), and each case learns what its victim received,
-    the shares of the current proposal. Only a confirmed (held) traced hold can be refunded."""
+    that is held ends (released: nothing is left to hold), and each case learns what its victim
+    received, the shares of the current proposal. Only a confirmed (held) traced hold can be
+    refunded. A hold the bank has not confirmed yet was not in the paid pool: it stays
+    requested, with its timer, and the bank's later answer is handled (a ``held`` one brings a
+    new proposal), so its money is neither frozen untracked nor released unasked."""
     if acked.reason != "trace" or acked.status != "held":
         return Effects(events=["ack_refunded_not_held"])
     fx = Effects(events=["ack_refunded"])
     for proposal in _refund_proposal(state, key, now_ms):
         fx.emits += [(CASE_UPDATES.name, share.case_id, CaseRefunded(
-            now_ms, s.ingest_ms, share.case_id, key, share.amount_satang)) for share in proposal.shares]
+            now_ms, s.ingest_ms, share.case_id, key, share.amount_satang, proposal.proposal_id))
+            for share in proposal.shares]
     for hold in rows(state):
-        if hold.reason == "trace" and hold.status in ACTIVE:
+        if hold.reason == "trace" and hold.status == "held":
             hold.status, hold.released_satang = "released", hold.holding_satang
             _store(state, hold)
             fx.emits += _case_update(key, hold, now_ms, s.ingest_ms)
@@ -306,9 +317,15 @@ def on_appeal(state: AccountState, key: str, s: HoldAppealed, now_ms: int) -> Ef
     if hold is None:
         return Effects(events=["appeal_unknown_request"])
     if s.outcome == "police_extension":
-        basis = LEGAL_BASIS_POLICE_COMPLAINT if hold.case_id else LEGAL_BASIS_POLICE_EXTENSION
-        return _extend(state, key, hold, basis, s.ts_ms, s.police_ref or s.appeal_id,
-                       f"appeal/{s.appeal_id}", now_ms, s.ingest_ms)
+        ref = s.police_ref or s.appeal_id
+        if hold.case_id:  # a victim's hold: 7 days from the complaint
+            return _extend(state, key, hold, LEGAL_BASIS_POLICE_COMPLAINT, s.ts_ms, ref, f"appeal/{s.appeal_id}",
+                           now_ms, s.ingest_ms, f"police complaint {ref}: hold runs 7 days from it")
+        # bank suspicion: "up to 3 days, which police may extend to 7", so 7 days in all from the
+        # hold's start (its event time, 3 days before its own expiry), not 7 more from the extension
+        start_ms = hold.expires_ts_ms - BANK_SUSPICION_HOLD_MS
+        return _extend(state, key, hold, LEGAL_BASIS_POLICE_EXTENSION, start_ms, ref, f"appeal/{s.appeal_id}",
+                       now_ms, s.ingest_ms, f"police extension {ref}: hold runs 7 days from its start")
     if s.outcome == "filed":
         return Effects(events=["appeal_filed"])
     fx = Effects(events=[f"appeal_{s.outcome}"])
@@ -316,9 +333,11 @@ def on_appeal(state: AccountState, key: str, s: HoldAppealed, now_ms: int) -> Ef
         "appeal_id": s.appeal_id, "outcome": s.outcome, "decided_by": s.decided_by,
         "hold_status": hold.status, "case_id": hold.case_id or None, "amount_satang": hold.holding_satang}))
     if s.outcome == "approved" and hold.status in ACTIVE:
+        before = _refund_proposal(state, key, now_ms) if hold.reason == "trace" else []
         fx += _release(key, hold, "appeal", f"appeal/{s.appeal_id}", now_ms, s.ingest_ms, LEGAL_BASIS_APPEAL,
                        f"appeal {s.appeal_id} approved by {s.decided_by}", state)
         _refresh_held_until(state, s.ts_ms)
+        fx += _revise_proposal(state, key, before, now_ms, s.ingest_ms)
     return fx
 
 
@@ -387,10 +406,34 @@ def _refund_proposal(state: AccountState, key: str, now_ms: int) -> list[RefundP
         claims[h.case_id] = claims.get(h.case_id, 0) + h.traced_satang
     if pool <= 0 or not claims:
         return []
-    basis = json.dumps(sorted((h.request_id, h.held_satang) for h in holds if h.status == "held"))
+    # the claims too: a proposal revised because a claim ended needs an id of its own
+    basis = json.dumps([sorted((h.request_id, h.held_satang) for h in holds if h.status == "held"),
+                        sorted(claims.items())])
     bank, _, account = key.partition(":")
     shares = tuple(RefundShare(case, claim, amount) for case, claim, amount in refund_shares(pool, claims))
     return [RefundProposal(request_id(key, basis, "refund"), now_ms, bank, account, pool, REFUND_METHOD, shares)]
+
+
+def _revise_proposal(state: AccountState, key: str, before: list[RefundProposal], now_ms: int,
+                     ingest_ms: int) -> Effects:
+    """A traced hold stopped being held or claiming (released on appeal, expired, lifted or
+    refused by the bank) after ``before`` was the account's proposal: send the recomputed one,
+    or withdraw it (nothing held, every share 0), and tell each case its share (0 where it has
+    no claim left), so no bank pays out released money and no case shows a refund it will not get."""
+    after = _refund_proposal(state, key, now_ms)
+    if not before or (after and after[0].proposal_id == before[0].proposal_id):
+        return Effects()
+    old = before[0]
+    if not after:
+        after = [RefundProposal(request_id(key, f"withdrawn/{old.proposal_id}", "refund"), now_ms, old.bank,
+                                old.account, 0, REFUND_METHOD,
+                                tuple(RefundShare(s.case_id, s.traced_satang, 0) for s in old.shares))]
+    [new] = after
+    gone = sorted({s.case_id for s in old.shares} - {s.case_id for s in new.shares})
+    fx = Effects(proposals=after, events=["refund_revised" if new.held_satang else "refund_withdrawn"])
+    fx.emits += [(CASE_UPDATES.name, case_id, CaseRefund(now_ms, ingest_ms, case_id, key, new.proposal_id, amount))
+                 for case_id, amount in [(s.case_id, s.amount_satang) for s in new.shares] + [(c, 0) for c in gone]]
+    return fx
 
 
 # -- inputs ------------------------------------------------------------------------------------

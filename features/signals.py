@@ -11,7 +11,7 @@ a signal is built for nearly every keyed event. Nothing changes a signal once ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from operator import attrgetter
 from typing import ClassVar
 
@@ -281,12 +281,14 @@ class CaseRefund(Signal):
 
 @dataclass(slots=True)
 class CaseRefunded(Signal):
-    """The bank paid ``amount_satang`` of the money held at ``account`` back to this case's victim."""
+    """The bank paid ``amount_satang`` of the money held at ``account`` back to this case's victim,
+    as proposed in ``proposal_id`` (one payout each: a redelivered one is not counted twice)."""
 
     TAG: ClassVar[str] = "D"
     case_id: str
     account: str
     amount_satang: int
+    proposal_id: str = ""  # "": written before payouts were told apart (one per account)
 
 
 SIGNAL_TYPES: dict[str, type[Signal]] = {
@@ -298,6 +300,9 @@ SIGNAL_TYPES: dict[str, type[Signal]] = {
 }
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in SIGNAL_TYPES.values()}
 _ARITY = {cls.TAG: len(names) for cls, names in _FIELDS.items()}
+# Fields added later have defaults, so a signal written before them (still in a topic) decodes.
+_MIN_ARITY = {cls.TAG: sum(f.default is MISSING and f.default_factory is MISSING for f in fields(cls))
+              for cls in SIGNAL_TYPES.values()}
 # The tag and every field, in order, as one tuple (a JSON array once encoded).
 _ROW = {cls: attrgetter("TAG", *names) for cls, names in _FIELDS.items()}
 
@@ -319,7 +324,7 @@ def decode_signal(raw: bytes) -> Signal:
     if not isinstance(items, list) or not items or items[0] not in SIGNAL_TYPES:
         raise ValueError("not a muleguard signal")
     tag = items[0]
-    if len(items) - 1 != _ARITY[tag]:
+    if not _MIN_ARITY[tag] <= len(items) - 1 <= _ARITY[tag]:
         raise ValueError(f"signal {tag!r} has {len(items) - 1} fields, expected {_ARITY[tag]}")
     if tag == VictimReported.TAG:  # JSON has no tuples
         ids_at = 1 + _FIELDS[VictimReported].index("transfer_ids")

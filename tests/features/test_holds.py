@@ -99,17 +99,30 @@ def test_police_complaint_extends_a_victim_hold_to_seven_days_from_the_complaint
     assert len(holds.on_expiry(state, KEY, complaint_ms + 7 * DAY_MS, T0).requests) == 1
 
 
-def test_police_extend_a_bank_suspicion_hold_through_the_appeals_topic() -> None:
+def test_police_extend_a_bank_suspicion_hold_to_seven_days_from_its_start() -> None:
+    """"Up to 3 days, which police may extend to 7": 7 in all, however late in the 3 days they act."""
+    assert holds.BANK_SUSPICION_HOLD_MS == policy.BANK_SUSPICION_HOLD_MS
     state = AccountState()
     decision = policy.decide_on_score(KEY, 0.99, "m1", 0.9, 0.5, "tx-9", T0, 50_000_00)
-    [(hold_request, _)] = policy.act(state, decision, T0).requests
+    [(hold_request, _)] = policy.act(state, decision, T0 + 5).requests
     assert hold_request.expires_ts_ms == T0 + 3 * DAY_MS
-    at = T0 + DAY_MS
+    at = T0 + 3 * DAY_MS - HOUR_MS  # the police act an hour before the 3 days run out
     fx = holds.on_appeal(state, KEY, HoldAppealed(at, at, "ap-1", hold_request.request_id, "police_extension",
                                                   "police", "ORD-1"), at)
     [(extend, cause)] = fx.requests
     assert (cause, extend.legal_basis, extend.expires_ts_ms) == ("police_extension_7d", "police_extension_7d",
-                                                                  at + 7 * DAY_MS)
+                                                                  T0 + 7 * DAY_MS)
+    assert holds.next_expiry_ms(state) == T0 + 7 * DAY_MS
+    assert len(holds.on_expiry(state, KEY, T0 + 7 * DAY_MS, T0).requests) == 1
+
+
+def test_police_extension_of_a_victim_hold_runs_seven_days_from_the_complaint() -> None:
+    state = AccountState()
+    rid = traced_hold(state)
+    at = T0 + 2 * DAY_MS
+    fx = holds.on_appeal(state, KEY, HoldAppealed(at, at, "ap-1", rid, "police_extension", "police", "POL-9"), at)
+    [(extend, cause)] = fx.requests
+    assert (cause, extend.expires_ts_ms) == ("police_complaint_7d", at + 7 * DAY_MS)
 
 
 def test_approved_appeal_releases_at_once_and_denied_keeps_the_hold() -> None:
@@ -263,6 +276,81 @@ def test_refunded_ack_ends_the_traced_holds_and_tells_each_case_what_its_victim_
         if topic == CASE_UPDATES.name and case_id == "case-a" and isinstance(signal, CaseRefunded):
             cases.apply(case, signal)
     assert case["refunded_satang"] == 60_000_00 and case["status"] == "refunded"
+
+
+def test_refunded_ack_leaves_a_hold_not_yet_confirmed_tracked() -> None:
+    """The payout covers the held money only: a hold the bank has not confirmed keeps its timer,
+    and the bank's later ``held`` is a new proposal, not an ignored answer on money frozen for good."""
+    state = AccountState()
+    a = traced_hold(state, "case-a", 100_000_00, transfer_id="ta")
+    b = traced_hold(state, "case-b", 50_000_00, transfer_id="tb")
+    holds.on_ack(state, KEY, HoldAcked(T0, T0, a, "held", 100_000_00, None), T0 + 10)
+    fx = holds.on_ack(state, KEY, HoldAcked(T0, T0, a, "refunded", -1, None), T0 + 20)
+    assert {(e[1], e[2].amount_satang) for e in fx.emits if isinstance(e[2], CaseRefunded)} == {
+        ("case-a", 66_666_67), ("case-b", 33_333_33)}
+    assert {h.request_id: h.status for h in holds.rows(state)} == {a: "released", b: "requested"}
+    assert not [e for e in fx.emits if isinstance(e[2], CaseHold) and e[2].request_id == b]
+    assert holds.next_expiry_ms(state) == T0 + 72 * HOUR_MS and is_held(state, T0 + HOUR_MS)
+    later = holds.on_ack(state, KEY, HoldAcked(T0, T0, b, "held", 50_000_00, None), T0 + 30)
+    assert later.events == ["ack_held"]
+    [proposal] = later.proposals
+    assert (proposal.held_satang, [(s.case_id, s.amount_satang) for s in proposal.shares]) == (
+        50_000_00, [("case-b", 50_000_00)])
+    assert len(holds.on_expiry(state, KEY, T0 + 72 * HOUR_MS, T0).requests) == 1  # and its timer still runs
+
+
+def traced_case(state: AccountState, case: dict, case_id: str, amount: int, transfer_id: str) -> str:
+    """``traced_hold``, with the case hearing of the hop, as the cases agent would."""
+    _, hit = on_taint(state, KEY, Taint(T0, T0, case_id, 1, amount, transfer_id, "KBANK:victim", T0 - HOUR_MS,
+                                        T0, False, amount, ""))
+    decision = decide_on_trace(hit)
+    engine_hold(state, KEY, hit.report_ts_ms, hit.ingest_ms, decision.expires_ts_ms)
+    return feed({case_id: case}, policy.act(state, decision, T0 + 5, hit)).requests[0][0].request_id
+
+
+def feed(by_id: dict[str, dict], fx: holds.Effects) -> holds.Effects:
+    """Apply ``fx``'s case updates to the cases in ``by_id`` (others are ignored)."""
+    for topic, case_id, signal in fx.emits:
+        if topic == CASE_UPDATES.name and case_id in by_id:
+            cases.apply(by_id[case_id], signal)
+    return fx
+
+
+@pytest.mark.parametrize("how", ["appeal", "expiry", "bank_release"])
+def test_released_held_money_withdraws_the_refund_proposal(how: str) -> None:
+    state, case = AccountState(), cases.new_case("case-a", T0)
+    rid = traced_case(state, case, "case-a", 100_000_00, "ta")
+    [proposal] = feed({"case-a": case}, holds.on_ack(state, KEY, HoldAcked(T0, T0, rid, "held", 100_000_00, None),
+                                                     T0 + 10)).proposals
+    assert case["status"] == "refund_proposed"
+    if how == "appeal":
+        fx = holds.on_appeal(state, KEY, HoldAppealed(T0, T0, "ap-1", rid, "approved", "aoc", None), T0 + 20)
+    elif how == "expiry":
+        fx = holds.on_expiry(state, KEY, T0 + 72 * HOUR_MS, T0)
+    else:
+        fx = holds.on_ack(state, KEY, HoldAcked(T0, T0, rid, "released", -1, None), T0 + 20)
+    feed({"case-a": case}, fx)
+    [withdrawn] = fx.proposals  # the banks hear it too: nobody pays out money that was released
+    assert withdrawn.proposal_id != proposal.proposal_id
+    assert (withdrawn.held_satang, [(s.case_id, s.amount_satang) for s in withdrawn.shares]) == (0, [("case-a", 0)])
+    assert case["refunds"] == {KEY: 0} and case["status"] == "released"
+    assert [s for _, s in case["history"]][-2:] == ["refund_proposed", "released"]
+
+
+def test_a_claim_that_ends_gives_its_share_back_to_the_cases_still_claiming() -> None:
+    state = AccountState()
+    by_id = {c: cases.new_case(c, T0) for c in ("case-a", "case-b")}
+    a = traced_case(state, by_id["case-a"], "case-a", 100_000_00, "ta")
+    b = traced_case(state, by_id["case-b"], "case-b", 50_000_00, "tb")
+    feed(by_id, holds.on_ack(state, KEY, HoldAcked(T0, T0, a, "held", 90_000_00, None), T0 + 10))
+    assert {c: by_id[c]["refunds"][KEY] for c in by_id} == {"case-a": 60_000_00, "case-b": 30_000_00}
+    fx = feed(by_id, holds.on_appeal(state, KEY, HoldAppealed(T0, T0, "ap-1", b, "approved", "aoc", None), T0 + 20))
+    [revised] = fx.proposals
+    assert [(s.case_id, s.amount_satang) for s in revised.shares] == [("case-a", 90_000_00)]
+    assert {c: by_id[c]["refunds"][KEY] for c in by_id} == {"case-a": 90_000_00, "case-b": 0}
+    assert (by_id["case-a"]["status"], by_id["case-b"]["status"]) == ("refund_proposed", "released")
+    assert holds.on_appeal(state, KEY, HoldAppealed(T0, T0, "ap-1", b, "approved", "aoc", None),
+                           T0 + 30).proposals == []  # a replayed approval changes nothing
 
 
 def test_crumbs_of_traced_money_are_attributed_but_not_followed() -> None:

@@ -83,3 +83,22 @@ def test_refund_proposal_and_audit_encode_to_their_schemas_and_back() -> None:
     expiry = holds.on_expiry(state, "SCB:m1", T0_MS + 10 * 86_400_000, T0_MS)
     jsonschema.validate(json.loads(codec.encode_freeze_request(expiry.requests[0][0])),
                         schema_for("freeze.requests.v1"))
+
+
+def test_a_withdrawn_refund_proposal_follows_the_schema() -> None:
+    """Held money released on appeal: the superseding proposal (nothing held, every share 0) is valid."""
+    from features.signals import HoldAcked, HoldAppealed, Taint
+    from features.state import AccountState
+    from features.trace import on_taint
+    from models import policy
+
+    state = AccountState()
+    _, hit = on_taint(state, "SCB:m1", Taint(T0_MS, T0_MS, "c1", 1, 1_000_00, "t1", "KBANK:v", T0_MS, T0_MS,
+                                             False, 1_000_00, ""))
+    rid = policy.act(state, policy.decide_on_trace(hit), T0_MS).requests[0][0].request_id
+    holds.on_ack(state, "SCB:m1", HoldAcked(T0_MS, T0_MS, rid, "held", 900_00, None), T0_MS)
+    fx = holds.on_appeal(state, "SCB:m1", HoldAppealed(T0_MS, T0_MS, "ap-1", rid, "approved", "aoc", None), T0_MS)
+    [withdrawn] = fx.proposals
+    encoded = codec.encode_refund_proposal(withdrawn)
+    jsonschema.validate(json.loads(encoded), schema_for("refund.proposals.v1"))
+    assert codec.decode_refund_proposal(encoded) == withdrawn
