@@ -22,6 +22,7 @@ import hashlib
 from dataclasses import dataclass
 from operator import itemgetter
 
+from features.holds import request_id
 from features.signals import CaseHop, CaseReported, Emit, Taint, TransferOut, VictimReported
 from features.state import MAX_RECENT_OUT, MAX_REPORTED, MAX_TAINTS, MAX_UNMATCHED_REPORTS, AccountState
 from features.windows import DAY_MS
@@ -36,6 +37,11 @@ CASH_CHANNELS = frozenset({"atm", "counter"})  # money that left as cash: nothin
 # next bill or shop payment: on simulated data such crumbs (median 7 THB) were 80% of the
 # honest accounts held by tracing (docs/tracing.md).
 MIN_TRACED_SATANG = 10_000
+# The longest hold traced money can justify: 7 days from a police complaint (the report's
+# time when the report carried it; models.policy.POLICE_COMPLAINT_HOLD_MS). A victim-report
+# hold lasts 72 h, but a complaint may still come, so money is followed until report + 7 days
+# and no longer: a hold requested later would already have run out (docs/tracing.md).
+TAINT_LIFETIME_MS = 7 * DAY_MS
 
 
 CASHED_OUT = ""  # recent_out destination of a cash withdrawal
@@ -74,22 +80,33 @@ def remember_out(state: AccountState, s: TransferOut) -> None:
 
 
 def on_report(state: AccountState, key: str, s: VictimReported) -> list[Emit]:
-    """At the victim's account: send a hop-1 taint to every account the reported money reached."""
+    """At the victim's account: send a hop-1 taint to every account the reported money reached.
+
+    A transfer already in a case (traced, or waiting for its transfer to arrive) joins that
+    case: only the case hears of the report, which may carry a police complaint. Its money
+    was traced once already; sending the taint again would retrace it wherever the receiver
+    no longer remembers it.
+    """
     known = dict(state.reported)
+    known.update((row[0], row[1]) for row in state.unmatched_reports if row[0] not in known)
     emits: list[Emit] = []
     by_id = {row[0]: row for row in state.recent_out}
     reported: dict[str, int] = {}  # case -> satang reported in it
     for transfer_id in s.transfer_ids:
         row = by_id.get(transfer_id)
-        if row is None and transfer_id not in known:
-            _keep_unmatched(state, transfer_id, s)
-        if row is None or row[2] == CASHED_OUT:
+        if transfer_id in known:
+            reported.setdefault(known[transfer_id], 0)
             continue
-        case_id = known.get(transfer_id, s.report_id)
-        reported[case_id] = reported.get(case_id, 0) + (0 if transfer_id in known else row[3])
-        if transfer_id not in known:
-            state.reported.append((transfer_id, case_id))
-        emits.append(_first_hop(key, case_id, row, s.ts_ms, s.ingest_ms, s.police_complaint_ref is not None))
+        known[transfer_id] = s.report_id
+        if row is None:
+            _keep_unmatched(state, transfer_id, s)
+            reported.setdefault(s.report_id, 0)
+            continue
+        if row[2] == CASHED_OUT:
+            continue
+        reported[s.report_id] = reported.get(s.report_id, 0) + row[3]
+        state.reported.append((transfer_id, s.report_id))
+        emits.append(_first_hop(key, s.report_id, row, s.ts_ms, s.ingest_ms, s.police_complaint_ref is not None))
     state.reported = state.reported[-MAX_REPORTED:]
     # The case hears of the report (a repeat carrying a police complaint extends its holds).
     for case_id, satang in (reported or {s.report_id: 0}).items():
@@ -156,7 +173,7 @@ def _forward(state: AccountState, key: str, entry: list, outs: list[int], ingest
     via = hashlib.sha256(credit.encode()).hexdigest()[:12]
     for i in outs:
         transfer_id, ts, dst, untraced = state.recent_out[i]
-        if remaining <= 0:
+        if remaining <= 0 or ts >= report_ts + TAINT_LIFETIME_MS:
             break
         part = min(remaining, untraced)
         if part <= 0:
@@ -193,23 +210,51 @@ def on_taint(state: AccountState, key: str, s: Taint, endpoints: frozenset[str] 
     """Record traced money; forward it along transfers already made; report the hit once.
 
     ``endpoints`` are allow-listed accounts (cash-out endpoints, merchants, payroll): the
-    trail stops there and the policy flags them for review instead of holding them.
+    trail stops there and the policy flags them for review instead of holding them. Their
+    taint is kept with nothing left to forward, so their later payments are not traced
+    either, and a repeat is still recognised.
     """
     credit = credit_key(s)
-    if any(t[0] == s.case_id and t[1] == credit for t in state.taints):
+    if _known(state, key, s.case_id, credit):
         return [], None  # the same money reported again, retried or replayed: nothing new
     entry = [s.case_id, credit, s.hop, s.amount_satang, s.credit_ts_ms, s.report_ts_ms, int(s.police)]
     merchant = key in endpoints or \
         state.inflow.window(s.credit_ts_ms, 7 * DAY_MS)[3] >= MERCHANT_DISTINCT_PAYERS_7D
     emits: list[Emit] = []
-    if not merchant:
+    if merchant:
+        entry[3] = 0
+    else:
         later = [i for i, row in enumerate(state.recent_out) if row[1] >= s.credit_ts_ms]
         emits = _forward(state, key, entry, later, s.ingest_ms, s.ts_ms)
     state.taints.append(tuple(entry))  # type: ignore[arg-type]
-    state.taints = state.taints[-MAX_TAINTS:]
+    _trim_taints(state, s.ts_ms)
     hit = TraceHit(key, s.case_id, s.hop, s.amount_satang, s.transfer_id, s.from_account,
                    s.credit_ts_ms, s.report_ts_ms, s.police, merchant, s.ingest_ms, s.transfer_satang, s.via)
     return emits, hit
+
+
+def _known(state: AccountState, key: str, case_id: str, credit: str) -> bool:
+    """This money of this case reached here before: its taint, or else the hold or review it
+    got (whose request id the policy derives from the account, the case and the credit).
+    Active holds are never dropped, so a repeat is recognised after its taint was trimmed.
+    """
+    if any(t[0] == case_id and t[1] == credit for t in state.taints):
+        return True
+    rows = [row[0] for row in state.peek("h") if row[1] == case_id]
+    return bool(rows) and any(request_id(key, f"{case_id}/{credit}", action) in rows for action in ("hold", "review"))
+
+
+def _trim_taints(state: AccountState, now_ms: int) -> None:
+    """Keep ``MAX_TAINTS``: drop spent taints first (used up, or past ``TAINT_LIFETIME_MS``),
+    oldest first, then the oldest; taints with money still to follow are what is worth keeping."""
+    taints = state.taints
+    excess = len(taints) - MAX_TAINTS
+    if excess <= 0:
+        return
+    spent = [i for i, t in enumerate(taints) if t[3] <= 0 or t[5] + TAINT_LIFETIME_MS <= now_ms][:excess]
+    if spent:
+        taints = [t for i, t in enumerate(taints) if i not in spent]
+    state.taints = taints[-MAX_TAINTS:]
 
 
 def forward_live(state: AccountState, key: str, s: TransferOut) -> list[Emit]:
@@ -221,7 +266,7 @@ def forward_live(state: AccountState, key: str, s: TransferOut) -> list[Emit]:
     if row is None:
         return emits
     for i, taint in enumerate(state.taints):
-        if taint[3] > 0 and s.ts_ms >= taint[4]:
+        if taint[3] > 0 and taint[4] <= s.ts_ms < taint[5] + TAINT_LIFETIME_MS:
             entry = list(taint)
             emits += _forward(state, key, entry, [row], s.ingest_ms, s.ts_ms)
             state.taints[i] = tuple(entry)  # type: ignore[assignment]

@@ -7,9 +7,10 @@ import pytest
 
 from features import cases, engine
 from features.signals import CaseReported, Taint, TransferOut, VictimReported
-from features.state import AccountState
-from features.trace import TRACE_HISTORY_MS
+from features.state import MAX_TAINTS, AccountState
+from features.trace import TAINT_LIFETIME_MS, TRACE_HISTORY_MS
 from features.windows import DAY_MS
+from models import policy
 from streams.topics import ACCOUNT_SIGNALS, CASE_UPDATES
 
 T0 = 1_793_491_200_000
@@ -74,3 +75,96 @@ def test_unmatched_reports_survive_the_state_encoding() -> None:
     emits, _ = engine.update(restored, VICTIM, TRANSFERS[1])
     [reported] = [s for topic, _, s in emits if topic == CASE_UPDATES.name]
     assert reported == CaseReported(T0, T0, "rep-1", VICTIM, "rep-1+t2", 300_00, None)
+
+
+MULE, SHOP, PAYEE = "SCB:mule", "SCB:shop", "KTB:payee"
+
+
+def _taint(case_id: str, transfer_id: str, amount: int, at: int = T0, police: bool = False) -> Taint:
+    """Hop-1 traced money from the victim, credited and reported at ``at``."""
+    return Taint(at, at, case_id, 1, amount, transfer_id, VICTIM, at, at, police, amount, "")
+
+
+def _pays(state: AccountState, key: str, transfer_id: str, ts: int, amount: int) -> list[Taint]:
+    """``key`` pays PAYEE: the taints that payment sends on."""
+    emits, _ = engine.update(state, key, TransferOut(ts, ts, transfer_id, PAYEE, amount, "mobile", None, None))
+    return [s for topic, _, s in emits if topic == ACCOUNT_SIGNALS.name and isinstance(s, Taint)]
+
+
+def _traced(state: AccountState, key: str, taint: Taint) -> tuple[list, object]:
+    """The account applies ``taint`` and the policy decides on the hit (recording its hold row)."""
+    emits, hit = engine.update(state, key, taint)
+    if hit is not None:
+        policy.act(state, policy.decide_on_trace(hit), taint.ts_ms, hit)
+    return emits, hit
+
+
+def test_an_endpoint_keeps_its_taint_but_never_passes_it_on() -> None:
+    """A merchant is reviewed, not traced through: its later payment to a supplier is its own."""
+    state = AccountState()
+    _, hit = engine.update(state, SHOP, _taint("rep-1", "t1", 500_00), frozenset({SHOP}))
+    assert hit is not None and hit.merchant_like
+    assert _pays(state, SHOP, "s1", T0 + 60_000, 400_00) == []
+    assert engine.update(state, SHOP, _taint("rep-1", "t1", 500_00), frozenset({SHOP})) == ([], None)  # still known
+
+
+def test_a_repeat_report_tells_the_case_and_traces_nothing_again() -> None:
+    """The money was traced by the first report; the repeat only brings the police complaint."""
+    state = AccountState()
+    engine.update(state, VICTIM, TRANSFERS[0])
+    engine.update(state, VICTIM, VictimReported(T0, T0, "rep-1", ("t1",), "hotline_1441", None))
+    emits, _ = engine.update(state, VICTIM, VictimReported(T0 + 60_000, T0, "rep-1", ("t1",), "online", "POL-7"))
+    assert [(topic, key, s.police_ref) for topic, key, s in emits] == [(CASE_UPDATES.name, "rep-1", "POL-7")]
+
+
+def test_a_repeated_taint_is_known_after_eight_other_cases_reached_the_account() -> None:
+    """A busy mule: rep-1's used-up taint is trimmed for eight live ones, but its hold row
+    still says the money was traced here, so a repeat traces nothing and holds no one."""
+    state = AccountState()
+    _traced(state, MULE, _taint("rep-1", "t1", 1_000_00))
+    assert len(_pays(state, MULE, "m1", T0 + 60_000, 1_000_00)) == 1  # rep-1's money moves on
+    for i in range(8):
+        _traced(state, MULE, _taint(f"rep-x{i}", f"x{i}", 200_00, T0 + 120_000 + i))
+    assert {t[0] for t in state.taints} == {f"rep-x{i}" for i in range(8)}  # the live ones are kept
+    assert engine.update(state, MULE, _taint("rep-1", "t1", 1_000_00, T0 + 3_600_000)) == ([], None)
+
+
+def test_traced_money_is_not_followed_past_its_longest_hold() -> None:
+    """No hold can be requested for money moved after report + 7 days (a police complaint's
+    hold): the taint's remainder no longer goes anywhere."""
+    assert TAINT_LIFETIME_MS == policy.POLICE_COMPLAINT_HOLD_MS
+    within, beyond = AccountState(), AccountState()
+    for state in (within, beyond):
+        engine.update(state, MULE, _taint("rep-1", "t1", 1_000_00, police=True))
+    assert len(_pays(within, MULE, "m1", T0 + TAINT_LIFETIME_MS - 60_000, 1_000_00)) == 1
+    assert _pays(beyond, MULE, "m1", T0 + TAINT_LIFETIME_MS, 1_000_00) == []
+    late = AccountState()  # the report reaches the mule after it paid out (a backlog)
+    _pays(late, MULE, "m1", T0 + TAINT_LIFETIME_MS, 1_000_00)
+    assert engine.update(late, MULE, _taint("rep-1", "t1", 1_000_00, police=True))[0] == []
+
+
+def test_a_second_report_before_the_transfer_joins_the_waiting_case() -> None:
+    """rep-2 (with a police complaint) names a transfer rep-1 is still waiting for: as when
+    the transfer came first, case rep-1 hears of the complaint and no empty case is opened."""
+    state, case = AccountState(), cases.new_case("rep-1", T0)
+    emits, _ = engine.update(state, VICTIM, REPORT)
+    emits += engine.update(state, VICTIM, VictimReported(T0 + 60_000, T0, "rep-2", ("t1",), "online", "POL-123"))[0]
+    emits += engine.update(state, VICTIM, TRANSFERS[0])[0]
+    assert {key for topic, key, _ in emits if topic == CASE_UPDATES.name} == {"rep-1"}
+    for _, _, update in (e for e in emits if e[0] == CASE_UPDATES.name):
+        cases.apply(case, update)
+    assert case["police_ref"] == "POL-123"
+    assert [(s.case_id, s.transfer_id) for topic, _, s in emits if topic == ACCOUNT_SIGNALS.name
+            and isinstance(s, Taint)] == [("rep-1", "t1")]
+
+
+def test_taints_with_money_left_outlast_used_up_ones() -> None:
+    """Trimming to MAX_TAINTS drops taints that have nothing left to follow first."""
+    state = AccountState()
+    for i in range(8):
+        _pays(state, MULE, f"m{i}", T0 + 10 + i, 200_00)  # each pays out one earlier credit below
+    engine.update(state, MULE, _taint("live", "t-live", 500_00, T0 + 100))  # after every payment: all left
+    for i in range(8):
+        engine.update(state, MULE, _taint(f"rep-x{i}", f"x{i}", 200_00, T0 + 10 + i))
+    assert ("live", 500_00) in [(t[0], t[3]) for t in state.taints]
+    assert len(state.taints) == MAX_TAINTS
