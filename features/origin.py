@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from array import array
 
-from streams.topics import ACCOUNT_SIGNALS, FREEZE_ACKS, HOLD_APPEALS, IDENTITY_SIGNALS, INPUT_TOPICS
+from streams.topics import ACCOUNT_SIGNALS, BY_NAME, FREEZE_ACKS, HOLD_APPEALS, IDENTITY_SIGNALS, INPUT_TOPICS
 
 ORIGIN_HEADER = "mg-origin"
 PARTS = 64  # signals with an origin per consumed message; any beyond carry none (idempotent anyway)
@@ -33,7 +33,10 @@ PARTS = 64  # signals with an origin per consumed message; any beyond carry none
 ORIGIN_TOPICS: tuple[str, ...] = tuple(t.name for t in (*INPUT_TOPICS, FREEZE_ACKS, HOLD_APPEALS,
                                                         ACCOUNT_SIGNALS, IDENTITY_SIGNALS))
 PARTITIONS_PER_TOPIC = 1024
-MAX_SLOTS = 32  # an account hears from at most a few partitions of a few input topics
+# Every slot a state can hear from: one per partition of each origin topic (32 at 4
+# partitions). Fewer would forget a slot an account still hears from, and a redelivered
+# signal of that slot would be applied twice; a state keeps only the slots it heard from.
+MAX_SLOTS = sum(BY_NAME[name].partitions for name in ORIGIN_TOPICS)
 
 
 def slot_of(topic: str, partition: int) -> int:
@@ -95,7 +98,7 @@ def already_applied(applied: array, slot: int, sequence: int) -> bool:
                 return True
             applied[i + 1] = sequence
             return False
-    if len(applied) >= 2 * MAX_SLOTS:  # more partitions than expected: forget the oldest slot
+    if len(applied) >= 2 * MAX_SLOTS:  # only after a repartition to fewer: forget the oldest slot
         del applied[0:2]
     applied.extend((slot, sequence))
     return False
