@@ -396,21 +396,37 @@ def refund_shares(pool_satang: int, claims: dict[str, int]) -> list[tuple[str, i
     return [(case, claims[case], base[case]) for case in sorted(claims)]
 
 
-def _refund_proposal(state: AccountState, key: str, now_ms: int) -> list[RefundProposal]:
-    """The account's held traced money divided among every case whose traced money reached it
-    and still has a claim here (not released on appeal, not only a review)."""
-    holds = [h for h in rows(state) if h.reason == "trace" and h.status not in ("released", "review")]
-    pool = sum(h.held_satang for h in holds if h.status == "held")
+def _claims(state: AccountState, key: str, holds: list[Hold]) -> dict[str, int]:
+    """Per case, its traced money still at this account: what it may claim of the money held here.
+
+    Traced money leaves first (the tainted-first rule), so what a taint traced onward is
+    claimed where it went, not here as well: summed over a trail, claims never exceed what
+    was reported. A hold's taint is found by the request id the policy gave the hold (from
+    the account, the case and the credit); a hold whose taint is no longer kept (trimmed at
+    a busy account) claims what it traced in.
+    """
+    left = {request_id(key, f"{t[0]}/{t[1]}", "hold"): t[3] for t in state.taints}
     claims: dict[str, int] = {}
     for h in holds:
-        claims[h.case_id] = claims.get(h.case_id, 0) + h.traced_satang
-    if pool <= 0 or not claims:
+        claims[h.case_id] = claims.get(h.case_id, 0) + left.get(h.request_id, h.traced_satang)
+    return claims
+
+
+def _refund_proposal(state: AccountState, key: str, now_ms: int) -> list[RefundProposal]:
+    """The account's held traced money divided among every case whose traced money is still
+    here and has a claim (not released on appeal, not only a review), never more than each
+    claim: held money beyond the claims is no victim's here and stays held until released."""
+    holds = [h for h in rows(state) if h.reason == "trace" and h.status not in ("released", "review")]
+    pool = sum(h.held_satang for h in holds if h.status == "held")
+    claims = _claims(state, key, holds)
+    if pool <= 0 or sum(claims.values()) <= 0:
         return []
     # the claims too: a proposal revised because a claim ended needs an id of its own
     basis = json.dumps([sorted((h.request_id, h.held_satang) for h in holds if h.status == "held"),
                         sorted(claims.items())])
     bank, _, account = key.partition(":")
-    shares = tuple(RefundShare(case, claim, amount) for case, claim, amount in refund_shares(pool, claims))
+    payable = min(pool, sum(claims.values()))
+    shares = tuple(RefundShare(case, claim, amount) for case, claim, amount in refund_shares(payable, claims))
     return [RefundProposal(request_id(key, basis, "refund"), now_ms, bank, account, pool, REFUND_METHOD, shares)]
 
 

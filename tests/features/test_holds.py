@@ -363,3 +363,23 @@ def test_crumbs_of_traced_money_are_attributed_but_not_followed() -> None:
     assert forwarded == [("TTB:next", 99_950)]  # the 50 satang left went with the bill: not followed
     assert state.taints[0][3] == 0, "the crumb is still attributed: nothing is left to trace"
     assert [row[3] for row in state.recent_out] == [0, 4_950, 20_000]
+
+
+def test_money_traced_onward_is_claimed_where_it_went_not_at_every_hop() -> None:
+    """victim -> M1 -> M2 (60,000 of it on to M3) with 100,000 held at both M1 and M2: M1's held
+    money is not the victim's (it left first), M2's claim is the 40,000 still there, so the
+    case is proposed 40,000 in all, never more than its loss at two hops."""
+    m1, m2 = AccountState(), AccountState()
+    m1.recent_out = [("t2", T0 + 10, "KTB:m2", 100_000_00)]
+    m2.recent_out = [("t3", T0 + 20, "BBL:m3", 60_000_00)]
+    emits, hit1 = on_taint(m1, "SCB:m1", Taint(T0 + 30, T0, "case-1", 1, 100_000_00, "t1", "KBANK:v", T0,
+                                               T0 + 30, False, 100_000_00, ""))
+    [onward] = [e[2] for e in emits if isinstance(e[2], Taint)]
+    _, hit2 = on_taint(m2, "KTB:m2", onward)
+    proposed = {}
+    for key, state, hit in (("SCB:m1", m1, hit1), ("KTB:m2", m2, hit2)):
+        [(request, _)] = policy.act(state, decide_on_trace(hit), T0 + 40, hit).requests
+        assert request.amount_satang == 100_000_00  # each hop asks for what came in
+        fx = holds.on_ack(state, key, HoldAcked(T0 + 50, T0, request.request_id, "held", 100_000_00, None), T0 + 50)
+        proposed[key] = [(s.case_id, s.traced_satang, s.amount_satang) for p in fx.proposals for s in p.shares]
+    assert proposed == {"SCB:m1": [], "KTB:m2": [("case-1", 40_000_00, 40_000_00)]}

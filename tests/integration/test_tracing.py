@@ -214,13 +214,20 @@ def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
     status, account = _get(port, "/accounts/SCB/m1", bank_token("SCB", TOKEN_KEY))
     assert status == 200 and [h["status"] for h in account["holds"] if h["reason"] == "trace"] == ["requested"]
 
-    # 3. Banks answer: M1 held 70,000 of 100,000 (the rest had moved), M2a rejected.
+    # 3. Banks answer: M1 held 70,000 (other money: the victim's had all moved on), M4 held its
+    # larger traced part (how 80,000 splits in two depends on which credit reached M3 first),
+    # M2a rejected.
     m1, m2a = holds["SCB:m1"][0], holds["KTB:m2a"][0]
+    m4_large = max(holds["TTB:m4"], key=lambda r: _thb(r["amount"]))
+    m4_held = _thb(m4_large["amount"])
     m3_small = next(r for r in holds["GSB:m3"] if _thb(r["amount"]) == 30_000)
     ack_ts = NOW_MS
     produce(bootstrap, [
         (FREEZE_ACKS.name, b"SCB:m1", json.dumps({"request_id": m1["request_id"], "ts": ack_ts, "bank": "SCB",
                                                   "account": "m1", "status": "held", "held_amount": "70000"}).encode()),
+        (FREEZE_ACKS.name, b"TTB:m4", json.dumps({"request_id": m4_large["request_id"], "ts": ack_ts, "bank": "TTB",
+                                                  "account": "m4", "status": "held",
+                                                  "held_amount": str(m4_held)}).encode()),
         (FREEZE_ACKS.name, b"KTB:m2a", json.dumps({"request_id": m2a["request_id"], "ts": ack_ts, "bank": "KTB",
                                                    "account": "m2a", "status": "rejected",
                                                    "reason": "account closed"}).encode()),
@@ -229,12 +236,13 @@ def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
             "appeal_id": "ap-1", "ts": ack_ts, "bank": "GSB", "account": "m3", "request_id": m3_small["request_id"],
             "outcome": "approved", "decided_by": "aoc"}).encode()),
     ])
-    case = _case(port, lambda c: c["status"] == "refund_proposed")
-    assert case["held_satang"] == 70_000 * THB and case["refund_proposed_satang"] == 70_000 * THB
-    _victim_sees_on_a_phone(port, tmp_path, ["70,000.00", "Refund proposed"])
+    case = _case(port, lambda c: c["status"] == "refund_proposed" and c["held_satang"] == (70_000 + m4_held) * THB)
+    assert case["refund_proposed_satang"] == m4_held * THB  # M1's held money is not the victim's
+    _victim_sees_on_a_phone(port, tmp_path, [f"{m4_held:,}.00", "Refund proposed"])
     [proposal] = decoded(consume_all(bootstrap, REFUND_PROPOSALS.name, until=lambda v: len(v) >= 1))
-    assert (proposal["account"], proposal["held_amount"]) == ("m1", "70000.00")
-    assert proposal["shares"] == [{"case_id": CASE, "traced_amount": "100000.00", "amount": "70000.00"}]
+    assert (proposal["account"], proposal["held_amount"]) == ("m4", f"{m4_held}.00")
+    # M4 is the last hop followed: all 80,000 traced into it is claimed there
+    assert proposal["shares"] == [{"case_id": CASE, "traced_amount": "80000.00", "amount": f"{m4_held}.00"}]
     appeal_release = _requests(bootstrap, lambda rs: any(r["action"] == "release" for r in rs))
     [release] = [r for r in appeal_release if r["action"] == "release"]
     assert (release["trigger_event_id"], release["legal_basis"]) == (m3_small["request_id"], "appeal_approved")
