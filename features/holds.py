@@ -302,6 +302,8 @@ def _refunded(state: AccountState, key: str, acked: Hold, s: HoldAcked, now_ms: 
         fx.emits += [(CASE_UPDATES.name, share.case_id, CaseRefunded(
             now_ms, s.ingest_ms, share.case_id, key, share.amount_satang, proposal.proposal_id))
             for share in proposal.shares]
+        for share in proposal.shares:
+            _paid_out(state, share.case_id, share.amount_satang)
     for hold in rows(state):
         if hold.reason == "trace" and hold.status == "held":
             hold.status, hold.released_satang = "released", hold.holding_satang
@@ -309,6 +311,19 @@ def _refunded(state: AccountState, key: str, acked: Hold, s: HoldAcked, now_ms: 
             fx.emits += _case_update(key, hold, now_ms, s.ingest_ms)
     _refresh_held_until(state, s.ts_ms)
     return fx
+
+
+def _paid_out(state: AccountState, case_id: str, satang: int) -> None:
+    """``satang`` of the case's traced money here went back to its victim: it is no longer
+    here to claim (a later proposal divides only what the case is still owed here) nor to
+    follow onward."""
+    for i, taint in enumerate(state.taints):
+        if satang <= 0:
+            return
+        if taint[0] == case_id and taint[3] > 0:
+            used = min(taint[3], satang)
+            state.taints[i] = (*taint[:3], taint[3] - used, *taint[4:])  # type: ignore[assignment]
+            satang -= used
 
 
 def on_appeal(state: AccountState, key: str, s: HoldAppealed, now_ms: int) -> Effects:

@@ -293,9 +293,9 @@ def test_refunded_ack_leaves_a_hold_not_yet_confirmed_tracked() -> None:
     assert holds.next_expiry_ms(state) == T0 + 72 * HOUR_MS and is_held(state, T0 + HOUR_MS)
     later = holds.on_ack(state, KEY, HoldAcked(T0, T0, b, "held", 50_000_00, None), T0 + 30)
     assert later.events == ["ack_held"]
-    [proposal] = later.proposals
+    [proposal] = later.proposals  # case-b lost 50,000 here and was paid 33,333.33 of it already
     assert (proposal.held_satang, [(s.case_id, s.amount_satang) for s in proposal.shares]) == (
-        50_000_00, [("case-b", 50_000_00)])
+        50_000_00, [("case-b", 16_666_67)])
     assert len(holds.on_expiry(state, KEY, T0 + 72 * HOUR_MS, T0).requests) == 1  # and its timer still runs
 
 
