@@ -267,7 +267,7 @@ class Outcome:
 def _outcome(tally: Tally, labels: dict[str, int], active: set[str]) -> Outcome:
     mules = {k for k in active if labels.get(k)}
     held = set(tally.holds)
-    innocents = held - mules
+    innocents = {k for k in held if not labels.get(k)}  # a mule that only received is no innocent
     by_model = {k for k in innocents if tally.hold_reasons.get(k, set()) - {"trace"}}
     return Outcome(len(mules), len(held & mules), len(by_model), len(innocents - by_model))
 

@@ -25,11 +25,12 @@ def _seen(tally: Tally, request: FreezeRequest) -> None:
 def test_innocents_are_counted_by_why_they_were_held() -> None:
     tally = Tally()
     for account, reason in (("mule", "model"), ("mule", "trace"), ("shop", "trace"), ("neighbour", "trace"),
-                            ("neighbour", "model"), ("night-owl", "model")):
+                            ("neighbour", "model"), ("night-owl", "model"), ("quiet-mule", "trace")):
         _seen(tally, _request(account, reason))
     _seen(tally, _request("saver", "trace", action="release"))  # a release is not a freeze
     active = {"KTB:mule", "KTB:other-mule", "KTB:shop", "KTB:neighbour", "KTB:night-owl", "KTB:saver"}
-    outcome = _outcome(tally, {"KTB:mule": 1, "KTB:other-mule": 1}, active)
+    # quiet-mule received traced money but sent nothing in the run: not counted, and no innocent
+    outcome = _outcome(tally, {"KTB:mule": 1, "KTB:other-mule": 1, "KTB:quiet-mule": 1}, active)
     assert (outcome.mules, outcome.mules_frozen) == (2, 1)
     # held by the model at least once (with or without traced money), and traced money only
     assert (outcome.innocents_by_model, outcome.innocents_traced_only) == (2, 1)
