@@ -38,7 +38,13 @@ from streams.contracts import (
     Transfer,
     VictimReport,
 )
-from streams.privacy import normalise_msisdn, pseudonymise
+from streams.privacy import (
+    PseudonymKeyError,
+    normalise_imei,
+    normalise_msisdn,
+    normalise_national_id,
+    pseudonymise,
+)
 from streams.timefmt import MAX_TS_MS, MIN_TS_MS, format_ts, parse_ts
 
 # The input contract's limits (docs/reliability.md states them for the banks and operators).
@@ -62,10 +68,16 @@ REJECTION_REASONS: frozenset[str] = frozenset({
     "oversized", "malformed_json", "too_deep", "not_an_object", "missing_field", "wrong_type", "too_long",
     "bad_amount", "non_positive_amount", "absurd_amount", "unknown_bank", "unknown_channel", "unknown_kind",
     "bad_timestamp", "timestamp_out_of_range", "timestamp_in_future", "timestamp_too_old",
-    "bad_msisdn", "bad_national_id", "self_transfer", "invalid",
+    "bad_msisdn", "bad_national_id", "self_transfer",
+    # freeze.acks.v1 and hold.appeals.v1
+    "unknown_status", "bad_request_id", "unknown_outcome", "unknown_decider", "not_police",
+    "invalid",
 })
 
 T = TypeVar("T")
+# The schema's amount string: ASCII digits, at most 2 decimals. Decimal() alone would also take
+# Thai and full-width digits, "1_000", "1e3", "+5", " 5" and "5.", none of which the schema allows.
+_AMOUNT_TEXT = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
 
 
 class _BadInputError(Exception):
@@ -82,17 +94,21 @@ def parse_amount_satang(value: object) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
         raise _BadInputError("bad_amount", f"amount must be a number or decimal string, got {type(value).__name__}")
+    if isinstance(value, str) and not _AMOUNT_TEXT.fullmatch(value):
+        if _AMOUNT_TEXT.fullmatch(value.removeprefix("-")):  # well formed but negative: say so
+            raise _BadInputError("non_positive_amount", f"amount must be > 0, got {_shown(value)}")
+        raise _BadInputError("bad_amount", f"amount {_shown(value)} is not digits with at most 2 decimals")
     try:
         thb = Decimal(value) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError):
-        raise _BadInputError("bad_amount", f"amount {str(value)[:40]!r} is not a decimal") from None
+        raise _BadInputError("bad_amount", f"amount {_shown(value)} is not a decimal") from None
     if not thb.is_finite():
         raise _BadInputError("bad_amount", "amount is not finite")
     try:  # "1e999999999" overflows the decimal context rather than being merely absurd
         satang = thb * 100
         fractional = satang != satang.to_integral_value()
     except ArithmeticError:
-        raise _BadInputError("bad_amount", f"amount {str(value)[:40]!r} is out of decimal range") from None
+        raise _BadInputError("bad_amount", f"amount {_shown(value)} is out of decimal range") from None
     if fractional:
         raise _BadInputError("bad_amount", "amount has more than 2 decimals")
     if satang <= 0:
@@ -100,6 +116,12 @@ def parse_amount_satang(value: object) -> int:
     if satang > MAX_AMOUNT_SATANG:
         raise _BadInputError("absurd_amount", f"amount {thb} THB exceeds {MAX_AMOUNT_SATANG // 100} THB")
     return int(satang)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A value quoted for a rejection's detail. Not ``repr``: its escapes (a tab as ``\\t``)
+    would split a phone number's digits so that the dead letter's masking misses them."""
+    return f"'{str(value)[:limit]}'"
 
 
 def format_amount(satang: int) -> str:
@@ -137,7 +159,7 @@ class _Fields:
     def choice(self, name: str, allowed: frozenset[str], reason: str) -> str:
         value = self.text(name)
         if value not in allowed:
-            raise _BadInputError(reason, f"{name} {value!r} is not one of {sorted(allowed)}")
+            raise _BadInputError(reason, f"{name} {_shown(value, MAX_ID_CHARS)} is not one of {sorted(allowed)}")
         return value  # type: ignore[return-value]
 
     def bank(self, name: str) -> str:
@@ -154,7 +176,7 @@ class _Fields:
         if ts_ms is None:
             raise _BadInputError("bad_timestamp", f"{name} must be RFC 3339 with offset or epoch ms")
         if not MIN_TS_MS <= ts_ms <= MAX_TS_MS:
-            raise _BadInputError("timestamp_out_of_range", f"{name} {str(raw)[:40]!r} is outside 2015-2100")
+            raise _BadInputError("timestamp_out_of_range", f"{name} {_shown(raw)} is outside 2015-2100")
         if self.now_ms is not None and ts_ms > self.now_ms + FUTURE_TOLERANCE_MS:
             raise _BadInputError("timestamp_in_future", f"{name} is {(ts_ms - self.now_ms) // 1000} s ahead")
         if event_time and self.now_ms is not None and ts_ms < self.now_ms - MAX_EVENT_AGE_MS:
@@ -172,15 +194,17 @@ class _Fields:
 
     def id_hash(self, name: str, kind: str) -> str | None:
         value = self.text(name, False)
-        return None if value is None else pseudonymise(kind, value.strip())
+        if value is None:
+            return None
+        return pseudonymise(kind, normalise_imei(value) if kind == "imei" else value.strip())
 
     def national_id_hash(self, name: str) -> str | None:
         value = self.text(name, False)
         if value is None:
             return None
-        digits = value.replace("-", "").replace(" ", "")
-        if not (digits.isdigit() and len(digits) == 13):
-            raise _BadInputError("bad_national_id", f"{name} must have 13 digits")
+        digits = normalise_national_id(value)
+        if digits is None:
+            raise _BadInputError("bad_national_id", f"{name} must have 13 digits (0-9, dashes, spaces)")
         return pseudonymise("nid", digits)
 
     def positive_int(self, name: str) -> int | None:
@@ -196,14 +220,25 @@ def _too_deep(raw: bytes) -> bool:
     """Brackets opened minus closed, ignoring those inside strings, ever above the limit.
 
     A cheap byte scan so that ``json.loads`` (recursive) never sees 60,000 nested ``[``:
-    it would raise ``RecursionError``, which no ``ValueError`` handler catches.
+    it would raise ``RecursionError``, which no ``ValueError`` handler catches. The scan
+    reads UTF-8, where no byte of another character is a quote or a bracket; UTF-16 and
+    UTF-32 input (the stdlib decoder takes those) is read as text first: there a character
+    such as U+2200 holds a 0x22 byte, which a byte scan takes for a quote.
 
     Examples:
         >>> _too_deep(b'{"a": [[1]], "b": "[[[[[[[[[["}'), _too_deep(b"[" * 9)
         (False, True)
+        >>> _too_deep(('{"n": "\u2200", "x": ' + "[" * 9 + "]" * 9 + "}").encode("utf-16-le"))
+        True
     """
-    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:  # each bracket has such a byte
         return False
+    encoding = json.detect_encoding(raw)
+    if not encoding.startswith("utf-8"):
+        try:
+            raw = raw.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+        except UnicodeError:
+            return False  # the parser refuses it as malformed_json, without recursing
     depth, in_string, escaped = 0, False, False
     for byte in raw:
         if in_string:
@@ -279,12 +314,16 @@ def _decode(raw: bytes | None, now_ms: int | None, build: Callable[[_Fields], T]
         obj = parse_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return Rejection("malformed_json", str(exc)[:200])
+    except RecursionError:  # _too_deep should have caught it; a worker must not crash on it
+        return Rejection("too_deep", f"JSON nests too deep to parse (limit {MAX_JSON_DEPTH} levels)")
     if not isinstance(obj, dict):
         return Rejection("not_an_object", f"top level is {type(obj).__name__}")
     try:
         return build(_Fields(obj, now_ms))
     except _BadInputError as bad:
         return Rejection(bad.reason, bad.detail)
+    except PseudonymKeyError:
+        raise  # a misconfigured worker must stop, not dead-letter everything as invalid
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises".
         return Rejection("invalid", f"{type(exc).__name__}: {exc}"[:200])
 
@@ -295,6 +334,8 @@ def _try_fast(fast: Callable[[dict[str, Any], int | None], T | None], raw: bytes
     try:
         obj = orjson.loads(raw)
         return fast(obj, now_ms) if type(obj) is dict else None
+    except PseudonymKeyError:
+        raise
     except Exception:  # noqa: BLE001 - whatever the fast path trips on, the full decoder judges
         return None
 
@@ -407,7 +448,7 @@ def _fast_telecom(obj: dict[str, Any], now_ms: int | None) -> TelecomEvent | Non
     if imei is not None:
         if not _plain_text(imei):
             return None
-        imei = pseudonymise("imei", imei.strip())
+        imei = pseudonymise("imei", normalise_imei(imei))
     return TelecomEvent(event_id, ts_ms, kind, a, b, duration, cell_id, imei)  # type: ignore[arg-type]
 
 

@@ -8,12 +8,13 @@ are replaced by their pseudonym, and any other long run of digits by ``#`` of th
 from __future__ import annotations
 
 import base64
+import codecs
 import json
 import re
 from typing import Any
 
 from streams.contracts import DeadLetter, Rejection
-from streams.privacy import normalise_msisdn, pseudonymise
+from streams.privacy import normalise_imei, normalise_msisdn, normalise_national_id, pseudonymise
 
 MAX_RAW_BYTES = 64 * 1024
 
@@ -23,29 +24,52 @@ IDENTIFIER_FIELDS: dict[str, str] = {
     "national_id": "nid", "imei": "imei", "src_device_id": "dev", "device_id": "dev",
 }
 # Fields kept verbatim: what an operator needs to find the message's subject and fix it.
+# Enum fields (banks, channel, kind) are not among them: a valid code has no digits, so
+# masking shows it unchanged, and an invalid one may be anything, a phone number too.
 VERBATIM_FIELDS: frozenset[str] = frozenset({
-    "transfer_id", "event_id", "report_id", "ts", "opened_ts", "src_bank", "src_account", "dst_bank",
-    "dst_account", "bank", "account", "victim_bank", "victim_account", "amount", "channel", "kind",
-    "transfer_ids", "duration_s",
+    "transfer_id", "event_id", "report_id", "ts", "opened_ts", "src_account", "dst_account", "account",
+    "victim_account", "amount", "transfer_ids", "duration_s",
 })
-# 9+ digits, possibly split by spaces, dashes, dots or parentheses: phones (9-11), national
-# IDs (13), IMEIs (15). Shorter numbers (amounts, durations, years) stay readable.
-_DIGIT_RUN = re.compile(r"\d(?:[\s\-.()]*\d){8,}")
-_DIGIT_RUN_BYTES = re.compile(rb"\d(?:[\s\-.()]*\d){8,}")
+# 9+ digits (any script), possibly split by up to 3 characters that are neither letters nor
+# digits ("081-234-5678", "081 – 234 – 5678", "1/1007/00123/45/6", "081_234_5678"): phones
+# (9-11), national IDs (13), IMEIs (15). Shorter numbers (amounts, durations, years) stay readable.
+_DIGIT_RUN = re.compile(r"\d(?:[\W_]{0,3}\d){8,}")
+# The same in bytes no decoding reads (UTF-16 cut at an odd byte): ASCII digits apart by up to
+# 15 other bytes, enough for 3 separator characters in UTF-32.
+_DIGIT_RUN_BYTES = re.compile(rb"[0-9](?:[^0-9A-Za-z]{0,15}[0-9]){8,}")
 
 
 def mask_digits(text: str) -> str:
     """Every digit of every long digit run replaced by ``#``.
 
     Examples:
-        >>> mask_digits("call 081-234-5678 about 1500.00 THB")
-        'call ###-###-#### about 1500.00 THB'
+        >>> mask_digits("call 081-234-5678 about 1500.00 THB"), mask_digits("tel 081–234–5678")
+        ('call ###-###-#### about 1500.00 THB', 'tel ###–###–####')
     """
     return _DIGIT_RUN.sub(lambda m: re.sub(r"\d", "#", m.group()), text)
 
 
 def _mask_bytes(raw: bytes) -> bytes:
-    return _DIGIT_RUN_BYTES.sub(lambda m: re.sub(rb"\d", b"#", m.group()), raw)
+    return _DIGIT_RUN_BYTES.sub(lambda m: re.sub(rb"[0-9]", b"#", m.group()), raw)
+
+
+def _mask_raw(raw: bytes) -> bytes:
+    """``raw`` with long digit runs masked, unparsed: read as text in the encoding the JSON
+    decoders would read it in (UTF-16 puts a zero byte between ASCII digits; Thai digits are
+    not ASCII), bytes that do not decode kept as they are, so the rest stays byte for byte.
+
+    Examples:
+        >>> _mask_raw('{"msisdn": "0812345678",'.encode("utf-16-le")).decode("utf-16-le")
+        '{"msisdn": "##########",'
+    """
+    encoding = json.detect_encoding(raw)
+    if encoding in ("utf-16", "utf-32"):  # with a byte-order mark: keep it and its byte order
+        encoding += "-be" if raw.startswith((codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)) else "-le"
+    errors = "surrogateescape" if encoding.startswith("utf-8") else "surrogatepass"
+    try:
+        return mask_digits(raw.decode(encoding, errors)).encode(encoding, errors)
+    except UnicodeError:
+        return _mask_bytes(raw)
 
 
 def _pseudonym(kind: str, value: object) -> str:
@@ -53,11 +77,10 @@ def _pseudonym(kind: str, value: object) -> str:
     if isinstance(value, str) and value.strip():
         if kind == "ph" and (normal := normalise_msisdn(value)) is not None:
             return pseudonymise("ph", normal)
-        digits = value.replace("-", "").replace(" ", "")
-        if kind == "nid" and digits.isdigit() and len(digits) == 13:
+        if kind == "nid" and (digits := normalise_national_id(value)) is not None:
             return pseudonymise("nid", digits)
         if kind in ("imei", "dev"):
-            return pseudonymise(kind, value.strip())
+            return pseudonymise(kind, normalise_imei(value) if kind == "imei" else value.strip())
     shape = re.sub(r"[^\W\d_]", "a", re.sub(r"\d", "9", str(value)))[:24]
     return f"redacted:{type(value).__name__}:{shape}"
 
@@ -89,16 +112,20 @@ def redact(raw: bytes) -> bytes:
     try:
         obj = json.loads(raw)
     except (ValueError, RecursionError):
-        return _mask_bytes(raw)
+        return _mask_raw(raw)
     if not isinstance(obj, dict):
-        return _mask_bytes(raw)
-    clean = {
-        mask_digits(str(k)): _pseudonym(IDENTIFIER_FIELDS[k], v) if k in IDENTIFIER_FIELDS
-        else v if k in VERBATIM_FIELDS and not isinstance(v, dict | list) or k == "transfer_ids" and _flat(v)
-        else _scrub(v)
-        for k, v in obj.items()
-    }
-    return json.dumps(clean, ensure_ascii=False, separators=(",", ":")).encode()
+        return _mask_raw(raw)
+    try:
+        clean = {
+            mask_digits(str(k)): _pseudonym(IDENTIFIER_FIELDS[k], v) if k in IDENTIFIER_FIELDS
+            else v if k in VERBATIM_FIELDS and not isinstance(v, dict | list) or k == "transfer_ids" and _flat(v)
+            else _scrub(v)
+            for k, v in obj.items()
+        }
+        text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:  # parsed, but too deep to walk: mask it unparsed
+        return _mask_raw(raw)
+    return text.encode("utf-8", "backslashreplace")  # a lone surrogate ("\ud800" in JSON) as that escape
 
 
 def _flat(value: object) -> bool:
@@ -118,15 +145,35 @@ def dead_letter(
         >>> dead_letter(b"\\xff", "t", None, None, Rejection("r", ""), 0).raw_encoding
         'base64'
     """
-    clipped = redact(raw[:MAX_RAW_BYTES])
+    clipped = raw[:MAX_RAW_BYTES]
+    # Nesting refused as too deep would exhaust the recursion limit if parsed: mask it unparsed.
+    clipped = _mask_raw(clipped) if rejection.reason == "too_deep" else redact(clipped)
     try:
         text, encoding = clipped.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         text, encoding = base64.b64encode(clipped).decode("ascii"), "base64"
-    detail = mask_digits(rejection.detail)
+    detail = mask_digits(rejection.detail).encode("utf-8", "backslashreplace").decode()  # lone surrogates
     detail = detail if len(raw) <= MAX_RAW_BYTES else f"{detail} (raw clipped)"
     return DeadLetter(
         source_topic=source_topic, partition=partition, offset=offset,
         reason=rejection.reason, detail=detail, raw=text, raw_encoding=encoding,  # type: ignore[arg-type]
+        rejected_ts_ms=rejected_ts_ms,
+    )
+
+
+def minimal_dead_letter(
+    raw: bytes, source_topic: str, partition: int | None, offset: int | None, reason: str, rejected_ts_ms: int,
+) -> DeadLetter:
+    """For when ``dead_letter`` itself failed: nothing parsed or decoded, only the raw bytes
+    with ASCII digit runs masked, in base64, so the message still leaves its partition.
+
+    Examples:
+        >>> minimal_dead_letter(b"tel 081-234-5678", "t", 0, 1, "bad_amount", 0).raw
+        'dGVsICMjIy0jIyMtIyMjIw=='
+    """
+    masked = base64.b64encode(_mask_bytes(raw[:MAX_RAW_BYTES])).decode("ascii")
+    return DeadLetter(
+        source_topic=source_topic, partition=partition, offset=offset, reason=reason,
+        detail="the dead letter could not be built; raw is masked byte-wise", raw=masked, raw_encoding="base64",
         rejected_ts_ms=rejected_ts_ms,
     )

@@ -16,7 +16,7 @@ DOCS = Path(__file__).parent.parent / "docs"
 TOPICS_INTRO = """# Topic contracts
 
 Banks and operators integrate with muleguard only through these Kafka topics. Every value is
-one JSON object (UTF-8). Accounts are the pair (bank, account); keys are `BANK:account`.
+one JSON object (UTF-8; UTF-16 and UTF-32 are read too). Accounts are the pair (bank, account); keys are `BANK:account`.
 Money on the wire is THB as a JSON number or decimal string with at most 2 decimals
 (muleguard keeps integer satang); times are RFC 3339 with an offset or epoch milliseconds
 (muleguard emits RFC 3339 in Bangkok time, `+07:00`). Phone numbers, national IDs and IMEIs
@@ -34,7 +34,8 @@ REJECTION_REASONS = """## Dead-letter reasons
 
 | reason | meaning |
 |---|---|
-| `malformed_json` | not UTF-8 JSON (also a null value or an empty message) |
+| `malformed_json` | not JSON in UTF-8, UTF-16 or UTF-32 (also a null value or an empty message) |
+| `too_deep` | JSON nesting deeper than 8 levels (valid messages nest 2) |
 | `not_an_object` | valid JSON but not an object |
 | `oversized` | over 64 KiB |
 | `missing_field` | a required field is absent or null |
@@ -42,7 +43,11 @@ REJECTION_REASONS = """## Dead-letter reasons
 | `too_long` | an identifier over 128 characters |
 | `bad_amount` / `non_positive_amount` / `absurd_amount` | not a decimal with <= 2 places, <= 0, or over 1 bn THB |
 | `unknown_bank` / `unknown_channel` / `unknown_kind` | not one of the listed codes |
-| `bad_timestamp` / `timestamp_out_of_range` / `timestamp_in_future` | unparseable or naive, outside 2015-2100, or more than 10 minutes ahead of the worker's clock |
+| `bad_timestamp` / `timestamp_out_of_range` / `timestamp_in_future` | not RFC 3339 with an offset (nor epoch ms), outside 2015-2100, or more than 10 minutes ahead of the worker's clock |
+| `timestamp_too_old` | an event time older than ingest accepts (`streams.codec.MAX_EVENT_AGE_MS`) |
+| `unknown_status` / `bad_request_id` | a bank's answer (`freeze.acks.v1`) with a status not listed, or a request id not 32 lowercase hex digits |
+| `unknown_outcome` / `unknown_decider` / `not_police` | an appeal with an outcome or decider not listed, or a police extension not decided by the police |
+| `invalid` | the decoder's safety net: seeing it means a decoder bug, not bad input |
 | `bad_msisdn` / `bad_national_id` | not a phone number / not 13 digits |
 | `self_transfer` | source and destination are the same account |
 """

@@ -183,9 +183,11 @@ FAST_PATHS = {"transfer": (codec._fast_transfer, codec._transfer), "telecom": (c
 _IDS = ("111-1-11111", "222-2-22222", " 111-1-11111 ", "", " ", "x" * 128, "x" * 129, None, 5, ["a"])
 _TIMES = (T0_MS, NOW_MS + codec.FUTURE_TOLERANCE_MS, NOW_MS + codec.FUTURE_TOLERANCE_MS + 1,
           NOW_MS - codec.MAX_EVENT_AGE_MS, NOW_MS - codec.MAX_EVENT_AGE_MS - 1, MIN_TS_MS - 1, MAX_TS_MS + 1,
-          "2026-11-01T07:00:00+07:00", "2026-11-01T07:00:00", "0001-01-01T00:00:00+14:00", True, 1.5e12, None)
-_PHONES = ("0812345678", "+66812345678", "081-234-5678\n", " 0812345678", "12", "", 66812345678, None)
-_HASHED = ("dev-1", " dev-1 ", "", " ", "x" * 129, 7, None)
+          "2026-11-01T07:00:00+07:00", "2026-11-01T07:00:00", "0001-01-01T00:00:00+14:00", True, 1.5e12, None,
+          "2026-11-01 07:00:00+07:00", "20261101T070000+0700", "2026-11-01T07+07:00", "2026-11-01t00:00:00z")
+_PHONES = ("0812345678", "+66812345678", "081-234-5678\n", " 0812345678", "12", "", 66812345678, None,
+           "+66 081 234 5678", "0066812345678", "812345678", "๐๘๑๒๓๔๕๖๗๘")
+_HASHED = ("dev-1", " dev-1 ", "", " ", "x" * 129, 7, None, "35-209900-176148-1", "３５２０９９００１７６１４８１")
 # Per field, the values a fast path must judge exactly as the full decoder does: valid ones,
 # each rule's boundary on both sides, and other spellings of the same value.
 FAST_PATH_VALUES: dict[str, dict[str, tuple[object, ...]]] = {
@@ -193,7 +195,8 @@ FAST_PATH_VALUES: dict[str, dict[str, tuple[object, ...]]] = {
         "transfer_id": _IDS, "src_account": _IDS, "dst_account": _IDS, "ts": _TIMES,
         "src_bank": ("KBANK", "SCB", "ZZZ", "", None, 1), "dst_bank": ("KBANK", "SCB", "ZZZ", "", None, 1),
         "amount": ("1500.00", "0.5", "7", "0", "0.00", "0.001", 7, 0, -1, 1.5, 0.1, "1e3", " 5", "5 ", "1_000",
-                   "+5", "1000000000.00", "1000000000.01", 1_000_000_000, 1_000_000_001, "\u0663", None, True),
+                   "+5", "1000000000.00", "1000000000.01", 1_000_000_000, 1_000_000_001, "\u0663", None, True,
+                   "๑๒๓", "１２３", "5.", "0.010", "1e3"),
         "channel": ("mobile", "promptpay", "pigeon", "", None), "src_device_id": _HASHED, "src_msisdn": _PHONES,
     },
     "telecom": {

@@ -16,7 +16,8 @@ from features.holds import route_hold_input
 from features.routing import route
 from streams import codec
 from streams.contracts import Rejection
-from streams.deadletter import dead_letter
+from streams.deadletter import dead_letter, minimal_dead_letter
+from streams.privacy import PseudonymKeyError
 from streams.topics import (
     DEADLETTER,
     FREEZE_ACKS,
@@ -41,6 +42,20 @@ DECODERS: dict[str, Callable[..., object]] = {
 ROUTES: dict[str, Callable[..., list]] = {
     FREEZE_ACKS.name: route_hold_input, HOLD_APPEALS.name: route_hold_input,  # to the held account
 }
+
+
+def dead_letter_bytes(raw: bytes, topic_name: str, partition: int | None, offset: int | None,
+                      rejection: Rejection, now_ms: int) -> bytes:
+    """The encoded dead letter of a rejected message. It cannot raise on any input: an exception
+    here would stop the agent and then block its partition on the same message after every
+    restart, so if building it fails the message gets a minimal dead letter (raw masked bytes)."""
+    try:
+        return codec.encode_dead_letter(dead_letter(raw, topic_name, partition, offset, rejection, now_ms))
+    except PseudonymKeyError:
+        raise  # a configuration error, not the message's: the worker must stop
+    except Exception:  # noqa: BLE001 - the message must leave its partition, with its reason
+        return codec.encode_dead_letter(minimal_dead_letter(raw, topic_name, partition, offset,
+                                                            str(rejection.reason), now_ms))
 
 
 def register(p: Pipeline) -> None:
@@ -73,9 +88,9 @@ def _register_one(p: Pipeline, topic_name: str) -> None:
                 record = decode(event.value, now_ms)
                 if isinstance(record, Rejection):
                     m.events_rejected.labels(topic_name, record.reason).inc()
-                    letter = dead_letter(event.value or b"", topic_name, message.partition,
-                                         message.offset, record, now_ms)
-                    channel.send(DEADLETTER.name, topic_name.encode(), codec.encode_dead_letter(letter))
+                    letter = dead_letter_bytes(event.value or b"", topic_name, message.partition,
+                                               message.offset, record, now_ms)
+                    channel.send(DEADLETTER.name, topic_name.encode(), letter)
                     continue
                 ts_ms = record.ts_ms  # type: ignore[attr-defined]
                 newest_ts_ms = max(newest_ts_ms, ts_ms)
