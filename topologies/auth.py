@@ -1,6 +1,8 @@
 """Tokens for the case and account views: HMAC-SHA256 of what they open, under one key.
 
-A victim's token opens one case; a bank's token opens that bank's accounts. Tokens are
+A victim's token opens one case with mule accounts masked (victims must not learn them); an
+investigator's token opens the same case with full accounts (police, AMLO); a bank's token
+opens that bank's accounts. Tokens are
 derived, not stored, so any worker can check any token, and rotating ``MULEGUARD_TOKEN_KEY``
 revokes them all. A missing token is 401 and a wrong one 403, decided before the table is
 read, so the answer never tells whether a case or account exists.
@@ -15,7 +17,9 @@ import os
 
 ENV_TOKEN_KEY = "MULEGUARD_TOKEN_KEY"
 DEV_TOKEN_KEY = "muleguard-dev-token-key"  # noqa: S105 - a development default, warned about
+PLACEHOLDER_PREFIX = "REPLACE-ME"  # deploy/k8s/secret.yaml's committed value is as public as the default
 TOKEN_CHARS = 32
+CASE, INVESTIGATOR = "case", "investigator"
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,13 @@ def token_key() -> str:
     return DEV_TOKEN_KEY
 
 
+def using_development_key() -> bool:
+    """True when tokens are signed with a key anyone can read (the default, or the committed
+    placeholder): anyone could mint any token. ``muleguard_development_keys_in_use`` says so."""
+    key = os.environ.get(ENV_TOKEN_KEY) or DEV_TOKEN_KEY
+    return key == DEV_TOKEN_KEY or key.startswith(PLACEHOLDER_PREFIX)
+
+
 def _token(scope: str, value: str, key: str) -> str:
     return hmac.new(key.encode(), f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()[:TOKEN_CHARS]
 
@@ -37,7 +48,17 @@ def case_token(case_id: str, key: str) -> str:
     >>> len(case_token("c1", "k")), case_token("c1", "k") == case_token("c1", "k") != case_token("c2", "k")
     (32, True)
     """
-    return _token("case", case_id, key)
+    return _token(CASE, case_id, key)
+
+
+def investigator_token(case_id: str, key: str) -> str:
+    """Opens one case with full account numbers: one per case, so a leaked one exposes one trail.
+
+    Examples:
+        >>> investigator_token("c1", "k") != case_token("c1", "k")
+        True
+    """
+    return _token(INVESTIGATOR, case_id, key)
 
 
 def bank_token(bank: str, key: str) -> str:
@@ -74,3 +95,18 @@ def check(given: str | None, expected: str) -> int | None:
     if not given:
         return 401
     return None if hmac.compare_digest(given.encode(), expected.encode()) else 403
+
+
+def case_access(given: str | None, case_id: str, key: str) -> str | int:
+    """``INVESTIGATOR`` or ``CASE`` for what the token opens, else the HTTP status (401, 403).
+
+    Examples:
+        >>> case_access(investigator_token("c1", "k"), "c1", "k"), case_access(case_token("c1", "k"), "c1", "k")
+        ('investigator', 'case')
+        >>> case_access(None, "c1", "k"), case_access(investigator_token("c2", "k"), "c1", "k")
+        (401, 403)
+    """
+    if check(given, investigator_token(case_id, key)) is None:
+        return INVESTIGATOR
+    status = check(given, case_token(case_id, key))
+    return CASE if status is None else status

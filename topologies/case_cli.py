@@ -3,7 +3,8 @@
 Any worker answers ``GET /cases/{case_id}/trail``: the one that does not own the case routes
 the request to the owner (Faust ``table_route``), by proxy or by redirect; redirects are
 followed and keep the ``Authorization`` header. The token goes in that header, not the URL,
-so it stays out of access logs.
+so it stays out of access logs. Full account numbers take the case's investigator token
+(``--token-key`` derives it); the victim's case token gets the trail with accounts masked.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def fetch_trail(base_url: str, case_id: str, token: str | None, timeout_s: float
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout_s) as resp:
             body = resp.read()
     except urllib.error.HTTPError as exc:
-        hint = {401: "a case token is required (--token or --token-key)", 403: "the token is wrong for this case",
+        hint = {401: "an investigator token is required (--token or --token-key)",
+                403: "the token is wrong for this case",
                 404: "no such case"}.get(exc.code, exc.reason)
         raise UserError(f"GET {url}: HTTP {exc.code}: {hint}") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -57,21 +59,31 @@ def fetch_trail(base_url: str, case_id: str, token: str | None, timeout_s: float
     return trail
 
 
-def case_token_from_env(case_id: str) -> str:
-    """The case token derived from MULEGUARD_TOKEN_KEY, as the workers derive it (topologies.auth)."""
+def investigator_token_from_env(case_id: str) -> str:
+    """The case's investigator token (full accounts) derived from MULEGUARD_TOKEN_KEY, as the
+    workers derive it (topologies.auth); the case token would get masked accounts."""
     try:
-        from topologies.auth import case_token, token_key
+        from topologies.auth import investigator_token, token_key
     except ImportError:
         raise UserError("--token-key needs topologies.auth, which this build lacks; pass --token") from None
-    return case_token(case_id, token_key())
+    return investigator_token(case_id, token_key())
+
+
+def masked(trail: dict) -> bool:
+    """The worker masked the accounts: the token was the victim's case token."""
+    from topologies.pages.fmt import MASK
+
+    return any(str(n.get("account", "")).startswith(MASK) for n in trail["nodes"] if isinstance(n, dict))
 
 
 def cmd_case(args: argparse.Namespace) -> int:
     if not (args.png or args.json):
         raise UserError("give --png FILE, --json FILE or both")
-    token = case_token_from_env(args.case_id) if args.token_key else args.token
+    token = investigator_token_from_env(args.case_id) if args.token_key else args.token
     trail = fetch_trail(args.url or os.environ.get(ENV_URL) or DEFAULT_URL, args.case_id, token)
     summary = f"case {args.case_id}: {len(trail['nodes'])} accounts, {len(trail['edges'])} transfers"
+    if masked(trail):
+        summary += " (accounts masked: that was the case token; full ones take the investigator token)"
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(trail, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -96,7 +108,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--json", help="write the trail JSON here")
     t.add_argument("--url", help=f"any worker's web address (default ${ENV_URL} or {DEFAULT_URL})")
     who = t.add_mutually_exclusive_group()
-    who.add_argument("--token", help="the case token")
+    who.add_argument("--token", help="the case's investigator token (a case token gets masked accounts)")
     who.add_argument("--token-key", action="store_true",
-                     help="derive the case token from MULEGUARD_TOKEN_KEY (investigators with the key)")
+                     help="derive the investigator token from MULEGUARD_TOKEN_KEY (investigators with the key)")
     t.set_defaults(func=cmd_case)

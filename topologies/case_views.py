@@ -3,7 +3,9 @@
 ``GET /cases/{case_id}`` (JSON, or the victim's page for browsers), ``GET
 /cases/{case_id}/trail`` and ``GET /accounts/{bank}/{account}``. Any worker answers: the
 request is routed to the worker owning the key (``table_route``), after the token was
-checked, so a wrong token gets the same answer whether or not the key exists. The
+checked, so a wrong token gets the same answer whether or not the key exists. The victim's
+case token gets accounts masked as the victim's page shows them (``masked_status``,
+``masked_trail``); full accounts take an investigator token (docs/tracing.md). The
 formatting functions are pure (dict in, dict out) and shaped exactly as COMMON.md says.
 """
 
@@ -21,8 +23,12 @@ from features.state import AccountState
 from streams.timefmt import format_ts
 from topologies import auth
 from topologies.app import Pipeline
+from topologies.pages.fmt import mask_account
 
 log = logging.getLogger(__name__)
+
+# Where several holds of a case sit on one account, the trail shows the one that matters most.
+HOLD_PRIORITY = {"held": 0, "requested": 1, "review": 2, "released": 3, "empty": 4, "rejected": 4}
 
 
 def _ts(ts_ms: int | None) -> str | None:
@@ -39,14 +45,24 @@ def case_status(case: dict) -> dict:
 
     ``traced_satang`` is the reported money found leaving the victim's account (hop 1);
     ``requested``/``held``/``released`` sum the case's holds, and ``held_satang`` counts only
-    holds the banks confirmed.
+    holds the banks confirmed (each hop's: the same money held at two hops counts twice).
+    A hold ended because the bank paid the account out to victims is ``refunded`` here (the
+    account states say ``released``), and its money is not counted as released: the victim
+    was paid, nothing was let go.
     """
+    paid = [key for key, satang in case.get("refunds_paid", {}).items() if satang > 0]  # "account/proposal"
+
+    def paid_from(account: str) -> bool:
+        return any(key == account or key.startswith(f"{account}/") for key in paid)
+
+    statuses = {rid: "refunded" if h["status"] == "released" and paid_from(h["account"]) else h["status"]
+                for rid, h in case["holds"].items()}
     holds = []
     for rid, h in case["holds"].items():
         bank, account = _split(h["account"])
         holds.append({
             "bank": bank, "account": account, "hop": h["hop"], "traced_satang": h["traced_satang"],
-            "requested_satang": h["requested_satang"], "held_satang": h["held_satang"], "status": h["status"],
+            "requested_satang": h["requested_satang"], "held_satang": h["held_satang"], "status": statuses[rid],
             "expires_ts": _ts(h["expires_ts_ms"]), "legal_basis": h["legal_basis"] or None, "request_id": rid})
     holds.sort(key=lambda h: (h["hop"], h["bank"], h["account"], h["request_id"]))
     real = [h for h in case["holds"].values() if h["status"] != "review"]
@@ -59,7 +75,8 @@ def case_status(case: dict) -> dict:
         "traced_satang": sum(e[5] for e in case["edges"] if e[6] == 1),
         "requested_satang": sum(h["requested_satang"] for h in real),
         "held_satang": sum(h["held_satang"] or 0 for h in real if h["status"] == "held"),
-        "released_satang": sum(h["released_satang"] for h in real if h["status"] == "released"),
+        "released_satang": sum(h["released_satang"] for rid, h in case["holds"].items()
+                               if statuses[rid] == "released"),
         "refund_proposed_satang": sum(case["refunds"].values()),
         "refunded_satang": case.get("refunded_satang", 0),
         "max_hop": max((n["hop"] for n in case["nodes"].values()), default=0),
@@ -69,10 +86,16 @@ def case_status(case: dict) -> dict:
 
 
 def case_trail(case: dict) -> dict:
-    """The money trail as a graph for police and AMLO: accounts, transfers, traced amounts."""
+    """The money trail as a graph for police and AMLO: accounts, transfers, traced amounts.
+
+    An account with several holds of the case shows the one that matters most
+    (``HOLD_PRIORITY``): money held there is not hidden by a later hold that found it empty.
+    """
     status_by_account: dict[str, str] = {}
     for h in case["holds"].values():
-        if h["status"] != "review" or h["account"] not in status_by_account:
+        rank = (HOLD_PRIORITY.get(h["status"], len(HOLD_PRIORITY)), h["status"])
+        seen = status_by_account.get(h["account"])
+        if seen is None or rank < (HOLD_PRIORITY.get(seen, len(HOLD_PRIORITY)), seen):
             status_by_account[h["account"]] = h["status"]
     nodes = []
     if case["victim"]:
@@ -87,6 +110,44 @@ def case_trail(case: dict) -> dict:
               "traced_satang": traced, "hop": hop}
              for tid, src, dst, ts, amount, traced, hop in sorted(case["edges"], key=lambda e: (e[6], e[3], e[0]))]
     return {"case_id": case["case_id"], "nodes": nodes, "edges": edges}
+
+
+def masked_status(status: dict) -> dict:
+    """What a case token opens: the case status with accounts masked as the victim's page shows them."""
+    return {**status, "holds": [{**h, "account": mask_account(h["account"])} for h in status["holds"]]}
+
+
+def masked_trail(trail: dict) -> dict:
+    """What a case token opens: the trail with accounts masked as the victim's page shows them.
+
+    Node ids become ``BANK:••••1234`` (``~2``, ``~3`` appended where two accounts mask alike),
+    so the graph keeps its shape without naming any account.
+    """
+    ids: dict[str, str] = {}
+    nodes = []
+    for n in trail["nodes"]:
+        masked = mask_account(n["account"])
+        node_id = base = f"{n['bank']}:{masked}"
+        same = 1
+        while node_id in ids.values():
+            same += 1
+            node_id = f"{base}~{same}"
+        ids[n["id"]] = node_id
+        nodes.append({**n, "id": node_id, "account": masked})
+    edges = [{**e, "from": ids.get(e["from"], e["from"]), "to": ids.get(e["to"], e["to"])} for e in trail["edges"]]
+    return {**trail, "nodes": nodes, "edges": edges}
+
+
+def case_json(case: dict, scope: str) -> dict:
+    """``GET /cases/{id}`` as JSON: full accounts for an investigator's token, masked for any other."""
+    status = case_status(case)
+    return status if scope == auth.INVESTIGATOR else masked_status(status)
+
+
+def trail_json(case: dict, scope: str) -> dict:
+    """``GET /cases/{id}/trail``: full accounts for an investigator's token, masked for any other."""
+    trail = case_trail(case)
+    return trail if scope == auth.INVESTIGATOR else masked_trail(trail)
 
 
 def account_view(key: str, state: AccountState) -> dict:
@@ -131,12 +192,15 @@ def _render_page(status: dict, request: Request) -> str:
 def register(p: Pipeline) -> None:
     app, key = p.app, auth.token_key()
 
+    def refused(view: View, status: int) -> Response:
+        return view.json({"error": "token required" if status == 401 else "forbidden"}, status=status)
+
     def denied(view: View, request: Request, expected: str) -> Response | None:
         status = auth.check(auth.presented(request.query, request.headers), expected)
-        if status is None:
-            return None
-        message = "token required" if status == 401 else "forbidden"
-        return view.json({"error": message}, status=status)
+        return None if status is None else refused(view, status)
+
+    def case_scope(request: Request, case_id: str) -> str | int:
+        return auth.case_access(auth.presented(request.query, request.headers), case_id, key)
 
     def with_case(view: View, case_id: str, answer: Callable[[dict], Response]) -> Response:
         """``answer(case)`` for a case this worker owns, 404 if there is none."""
@@ -148,24 +212,31 @@ def register(p: Pipeline) -> None:
     @app.page("/cases/{case_id}")
     class CaseView(View):
         async def get(self, request: Request, case_id: str) -> Response:
-            return denied(self, request, auth.case_token(case_id, key)) or await self.owned(request, case_id=case_id)
+            scope = case_scope(request, case_id)
+            if isinstance(scope, int):
+                return refused(self, scope)
+            return await self.owned(request, case_id=case_id, scope=scope)
 
         @app.table_route(table=p.cases, match_info="case_id")
-        async def owned(self, request: Request, case_id: str) -> Response:
+        async def owned(self, request: Request, case_id: str, scope: str = auth.CASE) -> Response:
             def answer(case: dict) -> Response:
-                status = case_status(case)
-                return self.html(_render_page(status, request)) if _wants_html(request) else self.json(status)
+                if _wants_html(request):
+                    return self.html(_render_page(case_status(case), request))
+                return self.json(case_json(case, scope))
 
             return with_case(self, case_id, answer)
 
     @app.page("/cases/{case_id}/trail")
     class TrailView(View):
         async def get(self, request: Request, case_id: str) -> Response:
-            return denied(self, request, auth.case_token(case_id, key)) or await self.owned(request, case_id=case_id)
+            scope = case_scope(request, case_id)
+            if isinstance(scope, int):
+                return refused(self, scope)
+            return await self.owned(request, case_id=case_id, scope=scope)
 
         @app.table_route(table=p.cases, match_info="case_id")
-        async def owned(self, request: Request, case_id: str) -> Response:
-            return with_case(self, case_id, lambda case: self.json(case_trail(case)))
+        async def owned(self, request: Request, case_id: str, scope: str = auth.CASE) -> Response:
+            return with_case(self, case_id, lambda case: self.json(trail_json(case, scope)))
 
     @app.page("/accounts/{bank}/{account}")
     class AccountView(View):

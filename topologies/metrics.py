@@ -103,6 +103,11 @@ class Metrics:
             ["topic"], registry=r)
         self.rebalances = Counter(
             "muleguard_rebalances_total", "Consumer group rebalances seen by this worker.", registry=r)
+        self.development_keys = Gauge(
+            "muleguard_development_keys_in_use",
+            "1 while the worker runs with a public development default for a secret key (anyone can mint "
+            "tokens or reverse pseudonyms); alert MuleguardDevelopmentKeyInUse.",
+            ["key"], registry=r)
         self.partition_rewinds = Counter(
             "muleguard_partition_rewinds_total",
             "Partitions read again from their committed offset: acked offsets above a hole would "

@@ -9,8 +9,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from features import cases as case_logic
 from models import drift
+from streams import privacy
 from streams.topics import HOLD_INPUT_TOPICS, INPUT_TOPICS, INTERNAL_TOPICS
-from topologies import runtime
+from topologies import auth, runtime
 from topologies.app import Pipeline
 from topologies.consumer_health import RecoveryClock, consumer_lag
 
@@ -42,6 +43,9 @@ def register(p: Pipeline) -> None:
         p.metrics.consumer_lag.clear()  # partitions moved away must not linger
         for (topic, partition), lag in lags.items():
             p.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    for name, in_use in development_keys().items():
+        p.metrics.development_keys.labels(name).set(int(in_use))
 
     for spec in (*INPUT_TOPICS, *HOLD_INPUT_TOPICS, *INTERNAL_TOPICS):  # what workers consume:
         p.metrics.partition_rewinds.labels(spec.name)  # zero from the start, so a rewind shows as an increase
@@ -113,6 +117,13 @@ def register(p: Pipeline) -> None:
             ready = assigned and not app.rebalancing and settled
             return self.json({"ready": ready, "model_version": p.scorer.version},
                              status=200 if ready else 503)
+
+
+def development_keys() -> dict[str, bool]:
+    """Which secret keys this worker uses at their public development default (read once at
+    start: the keys are too). With the token key anyone can mint case, investigator and bank
+    tokens; with the pseudonym key anyone can reverse phone and ID pseudonyms."""
+    return {"token": auth.using_development_key(), "pseudonym": privacy.using_development_key()}
 
 
 def progress(metrics: object) -> dict[str, dict[str, float]]:

@@ -169,6 +169,8 @@ def test_compose_worker_command_health_state_and_model(name: str) -> None:
     broker = args.broker or env.get("MULEGUARD_BROKER")
     assert broker and bootstrap_of(broker) == _advertised()
     assert env.get("MULEGUARD_PSEUDONYM_KEY"), "every worker needs the pseudonymisation key"
+    assert re.fullmatch(r"\$\{MULEGUARD_TOKEN_KEY:-[^}]+\}", env.get("MULEGUARD_TOKEN_KEY", "")), \
+        "every worker signs tokens with MULEGUARD_TOKEN_KEY, taken from deploy/.env"
     mounts = _mounts(service)
     assert mounts[args.data_dir] == f"{name}-state", "each worker needs its own state volume"
     assert _under(args.model, mounts)
@@ -182,6 +184,7 @@ def test_compose_workers_agree_on_key_broker_and_model() -> None:
     seen = {
         (
             _env(SERVICES[n])["MULEGUARD_PSEUDONYM_KEY"],
+            _env(SERVICES[n])["MULEGUARD_TOKEN_KEY"],
             _env(SERVICES[n])["MULEGUARD_BROKER"],
             _parse(_argv(SERVICES[n])).model,
         )
@@ -390,8 +393,24 @@ def test_k8s_broker_and_key_come_from_a_configmap_and_a_secret() -> None:
     assert K8S_ARGS.broker is None, "the broker comes from MULEGUARD_BROKER"
     brokers = config["data"]["MULEGUARD_BROKER"].split(",")
     assert brokers and all(re.fullmatch(r"kafka://[\w.-]+:\d+", b) for b in brokers)
-    assert "MULEGUARD_PSEUDONYM_KEY" in {**secret.get("stringData", {}), **secret.get("data", {})}
-    assert "MULEGUARD_PSEUDONYM_KEY" not in config["data"]
+    for key in ("MULEGUARD_PSEUDONYM_KEY", "MULEGUARD_TOKEN_KEY"):
+        assert key in {**secret.get("stringData", {}), **secret.get("data", {})}
+        assert key not in config["data"]
+
+
+def test_committed_token_keys_are_reported_as_development_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compose default and the k8s placeholder are public: a worker left with them says so
+    (muleguard_development_keys_in_use, alert MuleguardDevelopmentKeyInUse)."""
+    from topologies import auth
+
+    compose = re.fullmatch(r"\$\{MULEGUARD_TOKEN_KEY:-([^}]+)\}", _env(SERVICES[WORKERS[0]])["MULEGUARD_TOKEN_KEY"])
+    placeholder = _one("Secret", "muleguard-secrets")["stringData"]["MULEGUARD_TOKEN_KEY"]
+    assert compose
+    for committed in (compose.group(1), placeholder):
+        monkeypatch.setenv(auth.ENV_TOKEN_KEY, committed)
+        assert auth.using_development_key(), committed
+    monkeypatch.setenv(auth.ENV_TOKEN_KEY, "a-real-key-set-out-of-band-4f1c9e")
+    assert not auth.using_development_key()
 
 
 def test_k8s_headless_service_selects_the_workers() -> None:

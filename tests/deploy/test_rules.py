@@ -21,6 +21,7 @@ REQUIRED_ALERTS = {
     "MuleguardDeadLetterRateHigh": ("muleguard:deadletter:ratio_rate5m",),
     "MuleguardScoreDrift": ("muleguard_score_psi",),
     "MuleguardWorkerDown": ("up",),
+    "MuleguardDevelopmentKeyInUse": ("muleguard_development_keys_in_use",),
 }
 
 
@@ -153,3 +154,16 @@ def test_k8s_prometheus_rule_is_the_rules_file() -> None:
     (doc,) = ph.load_yaml_documents(ph.K8S / "prometheusrule.yaml")
     assert doc["apiVersion"] == "monitoring.coreos.com/v1" and doc["kind"] == "PrometheusRule"
     assert doc["spec"]["groups"] == yaml.safe_load(ph.RULES.read_text())["groups"]
+
+
+def test_worker_reports_development_keys_for_the_alert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gauge MuleguardDevelopmentKeyInUse reads: the token key unset or public is 1, a real one 0."""
+    from streams import privacy
+    from topologies import auth
+    from topologies.views import development_keys
+
+    assert ph.declared_families()["muleguard_development_keys_in_use"] == "gauge"
+    monkeypatch.delenv(auth.ENV_TOKEN_KEY, raising=False)
+    assert development_keys() == {"token": True, "pseudonym": privacy.using_development_key()}
+    monkeypatch.setenv(auth.ENV_TOKEN_KEY, "a-real-key-set-out-of-band-4f1c9e")
+    assert development_keys()["token"] is False

@@ -24,7 +24,7 @@ from streams.topics import (
     TRANSFERS,
     VICTIM_REPORTS,
 )
-from topologies.auth import bank_token, case_token
+from topologies.auth import bank_token, case_token, investigator_token
 from topologies.broker import free_port
 from topologies.worker import spawn_worker, stop_process, wait_ready
 
@@ -202,13 +202,15 @@ def test_call_centre_case_is_held_on_every_tainted_hop_and_followed_to_release(
         assert _get(port, path)[0] == 401
         assert _get(port, path, "0" * 32) == (403, {"error": "forbidden"})
     assert _get(port, "/cases/no-such-case", case_token(CASE, TOKEN_KEY))[0] == 403  # another case's token
-    status, trail = _get(port, f"/cases/{CASE}/trail", case_token(CASE, TOKEN_KEY), header=True)
+    status, trail = _get(port, f"/cases/{CASE}/trail", investigator_token(CASE, TOKEN_KEY), header=True)
     assert status == 200
     roles = {n["id"]: (n["role"], n["hop"]) for n in trail["nodes"]}
     assert roles["KBANK:victim"] == ("victim", 0) and roles["GSB:m3"] == ("mule", 3)
     assert {(e["from"], e["to"]) for e in trail["edges"]} == {
         ("KBANK:victim", "SCB:m1"), ("SCB:m1", "KTB:m2a"), ("SCB:m1", "BBL:m2b"), ("KTB:m2a", "GSB:m3"),
         ("BBL:m2b", "GSB:m3"), ("GSB:m3", "TTB:m4")}
+    status, masked = _get(port, f"/cases/{CASE}/trail", case_token(CASE, TOKEN_KEY))  # the victim's link
+    assert status == 200 and "SCB:m1" not in json.dumps(masked, ensure_ascii=False)
     assert _get(port, "/accounts/SCB/m1")[0] == 401
     assert _get(port, "/accounts/SCB/m1", bank_token("KTB", TOKEN_KEY))[0] == 403
     status, account = _get(port, "/accounts/SCB/m1", bank_token("SCB", TOKEN_KEY))

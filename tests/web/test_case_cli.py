@@ -113,10 +113,23 @@ def test_an_answer_that_is_not_a_trail_is_refused(workers: Workers, tmp_path: Pa
     assert not (tmp_path / "t.json").exists()
 
 
-def test_token_derived_from_the_key(workers: Workers, tmp_path: Path) -> None:
-    auth = pytest.importorskip("topologies.auth", reason="topologies.auth comes with the cases work")
-    workers.token = auth.case_token(CASE_ID, "investigator-key")
+def test_token_key_sends_the_investigator_token(workers: Workers, tmp_path: Path) -> None:
+    """Police and AMLO get the full trail: the worker masks accounts for the victim's case token."""
+    from topologies import auth
+
+    workers.token = auth.investigator_token(CASE_ID, "investigator-key")
     done = muleguard("case", "trail", CASE_ID, "--url", workers.front, "--token-key",
                      "--json", str(tmp_path / "t.json"), env={"MULEGUARD_TOKEN_KEY": "investigator-key"})
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["case_id"] == CASE_ID
+    assert "masked" not in done.stdout
+
+
+def test_a_masked_trail_is_drawn_and_said_to_be_masked(workers: Workers, tmp_path: Path) -> None:
+    from topologies.case_views import masked_trail
+
+    workers.body = json.dumps(masked_trail(TRAIL)).encode()
+    done = muleguard("case", "trail", CASE_ID, "--url", workers.owner, "--token", TOKEN,
+                     "--png", str(tmp_path / "t.png"))
+    assert done.returncode == 0, done.stderr
+    assert "accounts masked" in done.stdout and (tmp_path / "t.png").stat().st_size > 10_000

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from web_samples import CASE_STATUS, case_status
+from web_samples import CASE_STATUS, case_status, hold, hop, real_case, refund, reported
 
+from topologies.case_views import case_status as status_of_case
 from topologies.pages.victim import render_case_page
 
 FULL_ACCOUNTS = [h["account"] for h in CASE_STATUS["holds"]]
@@ -29,6 +30,14 @@ def steps_of(page: str) -> list[tuple[str, str]]:
     parser = Steps()
     parser.feed(page)
     return parser.steps
+
+
+def amounts_of(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<dd[^>]*data-field="(\w+)">([^<]*)</dd>', page))
+
+
+M1, M2 = "KBANK:204-8-31597", "SCB:771-2-60418"
+X = 100_000_00
 
 
 def test_amounts_in_thai_and_english() -> None:
@@ -110,3 +119,73 @@ def test_missing_or_malformed_fields_do_not_break_the_page() -> None:
     page = render_case_page({"case_id": "c1", "status": "received", "held_satang": "lots", "holds": None}, "en")
     assert "Report received" in page and "No account is held yet." in page
     assert "Held by banks</dt><dd class=\"key\" data-field=\"held_satang\">—" in page
+
+
+def test_held_is_what_can_come_back_and_the_page_says_holds_overlap() -> None:
+    """100,000 traced victim -> M1 -> M2, both banks hold 100,000: the victim is owed 100,000, not 200,000."""
+    both = real_case(reported(X), hop(M1, 1, X, "t1", "r1"), hop(M2, 2, X, "t2", "r2", src=M1),
+                     hold(M1, "r1", "held", X), hold(M2, "r2", "held", X))
+    status = status_of_case(both)
+    assert status["held_satang"] == 2 * X  # the JSON sums each hop's hold, as documented
+    en = render_case_page(status, "en")
+    assert amounts_of(en)["held_satang"] == "THB 100,000.00"
+    assert "the holds overlap" in en and "ยอดอายัดแต่ละบัญชีจึงซ้อนกัน" in render_case_page(status)
+    paid = render_case_page(dict(status, refunded_satang=30_000_00), "en")
+    assert amounts_of(paid)["held_satang"] == "THB 70,000.00"  # what is not refunded yet
+    one = real_case(reported(X), hop(M1, 1, 60_000_00, "t1", "r1"), hold(M1, "r1", "held", 60_000_00))
+    alone = render_case_page(status_of_case(one), "en")
+    assert amounts_of(alone)["held_satang"] == "THB 60,000.00" and "overlap" not in alone
+
+
+def test_a_paid_refund_is_refunded_not_released() -> None:
+    """The bank paid M1 out (its hold ends "released" on the account); M2's hold expired."""
+    case = real_case(reported(X), hop(M1, 1, 70_000_00, "t1", "r1"), hop(M2, 1, 30_000_00, "t2", "r2"),
+                     hold(M1, "r1", "held", 70_000_00), refund(M1, "p1", 70_000_00),
+                     refund(M1, "p1", 70_000_00, paid=True), hold(M1, "r1", "released", -1, 70_000_00),
+                     hold(M2, "r2", "held", 30_000_00), hold(M2, "r2", "released", -1, 30_000_00))
+    status = status_of_case(case)
+    assert status["status"] == "refunded" and status["refunded_satang"] == 70_000_00
+    assert status["released_satang"] == 30_000_00  # only what was let go
+    assert {h["account"]: h["status"] for h in status["holds"]} == {
+        "204-8-31597": "refunded", "771-2-60418": "released"}
+    en = render_case_page(status, "en")
+    assert amounts_of(en)["released_satang"] == "THB 30,000.00" and amounts_of(en)["refunded_satang"] == "THB 70,000.00"
+    assert re.findall(r'class="badge [^"]*">([^<]*)<', en) == ["Refunded", "Released"]
+    only_paid = real_case(reported(X), hop(M1, 1, X, "t1", "r1"), hold(M1, "r1", "held", X), refund(M1, "p1", X),
+                          refund(M1, "p1", X, paid=True), hold(M1, "r1", "released", -1, X))
+    page = render_case_page(status_of_case(only_paid), "en")
+    assert "released_satang" not in amounts_of(page) and "Released" not in page
+    assert "released" not in dict(steps_of(page)) and dict(steps_of(page))["refunded"] == "now"
+
+
+def test_a_release_already_happened_is_ticked_and_nothing_after_the_current_step() -> None:
+    # One hold released while another is still held: "Hold released" is done, before "held" (now).
+    case = real_case(reported(X), hop(M1, 1, 60_000_00, "t1", "r1"), hop(M2, 1, 40_000_00, "t2", "r2"),
+                     hold(M1, "r1", "held", 60_000_00), hold(M2, "r2", "held", 40_000_00),
+                     hold(M2, "r2", "released", -1, 40_000_00))
+    assert steps_of(render_case_page(status_of_case(case))) == [
+        ("received", "done"), ("tracing", "done"), ("holds_requested", "done"), ("released", "done released"),
+        ("held", "now"), ("refund_proposed", "todo"), ("refunded", "todo")]
+    # A proposal withdrawn (its hold released on appeal), a new hold requested: the history passed
+    # "held" and "refund proposed", the case is back at "holds requested", so they are not ticked.
+    back = real_case(reported(X), hop(M1, 1, X, "t1", "r1"), hold(M1, "r1", "held", X), refund(M1, "p1", X),
+                     hop(M2, 1, 1_000_00, "t9", "r9"), hold(M1, "r1", "released", -1, X), refund(M1, "p1w", 0))
+    status = status_of_case(back)
+    assert status["status"] == "holds_requested" and "refund_proposed" in [h["status"] for h in status["history"]]
+    steps = steps_of(render_case_page(status))
+    here = [s for s, _ in steps].index("holds_requested")
+    assert steps[here] == ("holds_requested", "now") and all(c == "todo" for _, c in steps[here + 1:]), steps
+    assert dict(steps)["released"] == "done released"
+
+
+def test_a_review_row_shows_the_traced_money_not_a_hold_request() -> None:
+    case = real_case(reported(X), hop(M1, 1, X, "t1", "r1"), hop(M2, 2, 40_000_00, "t2", "v1", src=M1, action="review"))
+    en = render_case_page(status_of_case(case), "en")
+    [row] = re.findall(r'<div class="hold" data-status="review">.*?</div></div>', en)
+    assert "Traced THB 40,000.00" in row and "Hold requested" not in row
+
+
+def test_times_a_datetime_cannot_hold_show_a_dash() -> None:
+    for ts in (10**17, -(10**17)):
+        page = render_case_page({"case_id": "c1", "status": "received", "reported_ts": ts, "updated_ts": ts}, "en")
+        assert "Reported —" in page and "Last update —" in page

@@ -81,3 +81,47 @@ def case_status(**changes: object) -> dict:
     status = copy.deepcopy(CASE_STATUS)
     status.update(changes)
     return status
+
+
+# Real cases, built the way the cases agent builds them: signals merged by features.cases.
+T0 = 1_795_316_400_000  # 2026-11-22 10:00 Bangkok
+EXPIRES = T0 + 72 * 3_600_000
+VICTIM = "GSB:020-1-44417"
+
+
+def real_case(*signals: object, case_id: str = "rpt-1") -> dict:
+    from features import cases
+
+    case = cases.new_case(case_id, T0)
+    for s in signals:
+        cases.apply(case, s)  # type: ignore[arg-type]
+    return case
+
+
+def reported(satang: int, case_id: str = "rpt-1") -> object:
+    from features.signals import CaseReported
+
+    return CaseReported(T0, T0, case_id, VICTIM, f"{case_id}+r", satang, None)
+
+
+def hop(account: str, n: int, traced: int, transfer_id: str, request_id: str, *, src: str = VICTIM,
+        action: str = "hold", case_id: str = "rpt-1") -> object:
+    from features.signals import CaseHop
+
+    hold = action == "hold"
+    return CaseHop(T0 + n, T0, case_id, account, n, "mule", traced, transfer_id, src, T0, traced, action,
+                   request_id, traced if hold else 0, EXPIRES if hold else -1, "victim_report_72h" if hold else "")
+
+
+def hold(account: str, request_id: str, status: str, held: int, released: int = 0, case_id: str = "rpt-1") -> object:
+    from features.signals import CaseHold
+
+    return CaseHold(T0 + 10, T0, case_id, account, request_id, status, held, released, EXPIRES, "victim_report_72h")
+
+
+def refund(account: str, proposal_id: str, satang: int, *, paid: bool = False, case_id: str = "rpt-1") -> object:
+    from features.signals import CaseRefund, CaseRefunded
+
+    if paid:
+        return CaseRefunded(T0 + 30, T0, case_id, account, satang, proposal_id)
+    return CaseRefund(T0 + 20, T0, case_id, account, proposal_id, satang)

@@ -74,13 +74,16 @@ def bangkok_time(ts: object, lang: str = "th") -> str:
         '22 พ.ย. 2569 10:00 น.'
         >>> bangkok_time("2026-11-22T10:00:00.000+07:00", "en")
         '22 Nov 2026, 10:00 Bangkok time'
-        >>> bangkok_time("not a time")
-        '—'
+        >>> bangkok_time("not a time"), bangkok_time(10**17)
+        ('—', '—')
     """
     ts_ms = parse_ts(ts)
     if ts_ms is None:
         return "—"
-    dt = datetime.fromtimestamp(ts_ms / 1000, BANGKOK)
+    try:
+        dt = datetime.fromtimestamp(ts_ms / 1000, BANGKOK)
+    except (ValueError, OverflowError, OSError):  # epoch ms outside the years a datetime holds
+        return "—"
     if lang == "en":
         return f"{dt.day} {EN_MONTHS[dt.month - 1]} {dt.year}, {dt:%H:%M} Bangkok time"
     return f"{dt.day} {THAI_MONTHS[dt.month - 1]} {dt.year + 543} {dt:%H:%M} น."

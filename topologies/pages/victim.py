@@ -39,6 +39,8 @@ TEXT: dict[str, dict[str, str]] = {
         "hold_until": "อายัดถึง",
         "no_holds": "ยังไม่มีการอายัดบัญชี",
         "masked": "แสดงเฉพาะเลขบัญชี 4 ตัวท้าย",
+        "overlap": "ธนาคารอาจอายัดเงินก้อนเดียวกันไว้หลายบัญชีตามเส้นทางที่เงินถูกโอนต่อ ยอดอายัดแต่ละบัญชีจึงซ้อนกัน "
+                   "ยอดที่แสดงจึงไม่เกินยอดที่คุณแจ้งซึ่งยังไม่ได้รับคืน",
         "help": "สอบถามได้ที่สายด่วน 1441 (ศูนย์ AOC) โปรดแจ้งเลขที่เรื่องนี้",
         "switch": "English",
     },
@@ -61,6 +63,8 @@ TEXT: dict[str, dict[str, str]] = {
         "hold_until": "Held until",
         "no_holds": "No account is held yet.",
         "masked": "Only the last 4 digits of each account are shown.",
+        "overlap": "Banks can hold the same money at several accounts along the trail, so the holds overlap: "
+                   "the amount shown is never more than what you reported and have not been refunded yet.",
         "help": "Questions? Call the AOC hotline 1441 and give this case number.",
         "switch": "ภาษาไทย",
     },
@@ -94,9 +98,11 @@ STATUS_TEXT: dict[str, dict[str, tuple[str, str]]] = {
 
 HOLD_TEXT: dict[str, dict[str, str]] = {
     "th": {"requested": "ขออายัดแล้ว", "held": "อายัดแล้ว", "rejected": "ธนาคารปฏิเสธ",
-           "empty": "ไม่มีเงินเหลือในบัญชี", "released": "ปล่อยแล้ว", "review": "อยู่ระหว่างตรวจสอบ"},
+           "empty": "ไม่มีเงินเหลือในบัญชี", "released": "ปล่อยแล้ว", "review": "อยู่ระหว่างตรวจสอบ",
+           "refunded": "คืนเงินแล้ว"},
     "en": {"requested": "Requested", "held": "Held", "rejected": "Bank declined",
-           "empty": "Account already empty", "released": "Released", "review": "Under review"},
+           "empty": "Account already empty", "released": "Released", "review": "Under review",
+           "refunded": "Refunded"},
 }
 
 BANK_NAMES: dict[str, dict[str, str]] = {
@@ -146,7 +152,7 @@ border:2px solid #b8c0cc;background:#fff}
 .hold .row{display:flex;justify-content:space-between;gap:8px}
 .badge{display:inline-block;white-space:nowrap;align-self:flex-start;
 font-size:13px;padding:1px 8px;border-radius:10px;background:#e8eaed}
-.badge.held{background:#ceead6;color:#0d652d}
+.badge.held,.badge.refunded{background:#ceead6;color:#0d652d}
 .badge.released,.badge.rejected,.badge.empty{background:#fce8b2;color:#7a4a00}
 .note{font-size:13px;color:#4a5665;margin:8px 0 0}
 footer{font-size:14px;color:#4a5665;margin:16px 0 24px}
@@ -189,8 +195,34 @@ def render_case_page(status: dict, lang: str = "th", *, token: str | None = None
     return "\n".join(parts) + "\n"
 
 
+def held_for_victim(status: dict) -> int | None:
+    """What the banks hold that can still come back to the victim: ``held_satang`` sums every
+    hop's hold, and the same money held at two hops counts twice, so it is capped at what was
+    reported and not yet refunded.
+
+    Examples:
+        >>> held_for_victim({"held_satang": 200, "reported_satang": 100}), held_for_victim({"held_satang": 60})
+        (100, 60)
+        >>> held_for_victim({"held_satang": 90, "reported_satang": 100, "refunded_satang": 30})
+        70
+    """
+    held, reported = as_satang(status.get("held_satang")), as_satang(status.get("reported_satang"))
+    if held is None or reported is None:
+        return held
+    return max(0, min(held, reported - (as_satang(status.get("refunded_satang")) or 0)))
+
+
+def _overlaps(status: dict) -> bool:
+    """Holds are on several hops (they may hold the same money) or add up to more than is owed."""
+    holds = status.get("holds") if isinstance(status.get("holds"), list) else []
+    hops = {h.get("hop") for h in holds if isinstance(h, dict) and h.get("status") == "held"}
+    return len(hops) > 1 or held_for_victim(status) != as_satang(status.get("held_satang"))
+
+
 def _amounts(status: dict, lang: str) -> str:
     t = TEXT[lang]
+    note = f'<p class="note overlap">{escape(t["overlap"])}</p>' if _overlaps(status) else ""
+    status = {**status, "held_satang": held_for_victim(status)}
     rows = [("reported", "reported_satang"), ("traced", "traced_satang"), ("held", "held_satang")]
     if as_satang(status.get("released_satang")):
         rows.append(("released", "released_satang"))
@@ -203,21 +235,28 @@ def _amounts(status: dict, lang: str) -> str:
         items.append(f'<dt>{escape(t[label])}</dt><dd{key} data-field="{field}">'
                      f"{escape(thb(status.get(field), lang))}</dd>")
     return (f'<section class="card"><h2>{escape(t["amounts"])}</h2>'
-            f'<dl class="amounts">{"".join(items)}</dl></section>')
+            f'<dl class="amounts">{"".join(items)}</dl>{note}</section>')
 
 
 def _steps(status: dict, current: str, lang: str) -> str:
-    """Received -> ... -> refunded; a step is done if the history passed it or the case is beyond it."""
+    """Received -> ... -> refunded; the steps before the current one are done, none after it.
+
+    The history can have passed a later step the case went back from (a withdrawn proposal),
+    so it ticks steps only when the status is unknown. "Released" sits right after "held" once
+    the case is released or beyond "held"; a hold released while the case is not that far yet
+    happened all the same, so it goes just before the current step, done.
+    """
     seen = {str(h.get("status")) for h in status.get("history") or [] if isinstance(h, dict)}
     released = current == "released" or "released" in seen or bool(as_satang(status.get("released_satang")))
     steps = list(STEPS)
     if released:
-        steps.insert(steps.index("held") + 1, "released")
-    # Where the case stands on the main road ("released" sits right after "held").
+        later = current == "released" or current not in STEPS or STEPS.index(current) > STEPS.index("held")
+        steps.insert(steps.index("held") + 1 if later else steps.index(current), "released")
     here = steps.index(current) if current in steps else -1
     items = []
     for i, step in enumerate(steps):
-        state = "now" if step == current else "done" if i < here or step in seen else "todo"
+        done = i < here if here >= 0 else step in seen
+        state = "now" if step == current else "done" if done else "todo"
         extra = " released" if step == "released" and state != "todo" else ""
         label = STATUS_TEXT[lang][step][0]
         items.append(f'<li class="{state}{extra}" data-step="{step}">{escape(label)}</li>')
@@ -237,7 +276,12 @@ def _holds(holds: object, lang: str) -> str:
         name = BANK_NAMES[lang].get(bank, bank)
         hold_status = str(hold.get("status") or "")
         held = as_satang(hold.get("held_satang"))
-        amount = thb(held, lang) if held is not None else f'{t["requested"]} {thb(hold.get("requested_satang"), lang)}'
+        if hold_status == "review":  # no hold was asked for: what reached the account is what matters
+            amount = f'{t["traced"]} {thb(hold.get("traced_satang"), lang)}'
+        elif held is not None:
+            amount = thb(held, lang)
+        else:
+            amount = f'{t["requested"]} {thb(hold.get("requested_satang"), lang)}'
         hop = hold.get("hop")
         hop_text = f'{t["hop"]} {hop}' if isinstance(hop, int) else ""
         expiry = ""
