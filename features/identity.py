@@ -108,10 +108,17 @@ def update(state: IdentityState, key: str, signal: Signal) -> list[Emit]:
 
 
 def _on_link(state: IdentityState, key: str, s: Link) -> list[Emit]:
+    """A new link tells every linked account the new counts. An account past the bound of
+    kept links (``MAX_LINKED_ACCOUNTS``) is not kept, but still learns the counts, capped at
+    the bound: the largest rings are what the count is for, and they must not read as missing."""
     if not state.link(s.account, s.held):
-        return []
-    count = IdentityCount(s.ts_ms, s.ingest_ms, key, len(state.accounts), len(state.held_accounts))
-    emits = _to_accounts(state, count)
+        if s.account in state.accounts:
+            return []
+        emits: list[Emit] = [(_ACCOUNTS, s.account, IdentityCount(
+            s.ts_ms, s.ingest_ms, key, len(state.accounts), len(state.held_accounts)))]
+    else:
+        count = IdentityCount(s.ts_ms, s.ingest_ms, key, len(state.accounts), len(state.held_accounts))
+        emits = _to_accounts(state, count)
     if key.startswith("ph_") and _has_telecom(state):
         emits.append((ACCOUNT_SIGNALS.name, s.account, _context(state, key, s)))
     return emits

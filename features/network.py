@@ -16,13 +16,15 @@ PASS_THROUGH_CAP = 5.0
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("first_time_payer_share_24h", "share of THB received from payers paying it for the first time", "24h", _T),
     FeatureSpec("pass_through_48h", "THB sent / THB received (capped at 5)", "48h", _T),
-    FeatureSpec("drain_1h", "THB sent in the last hour / THB received in 24h", "1h / 24h", _T),
+    FeatureSpec("drain_1h", "THB sent in the last hour / THB received in 24h (capped at 5)", "1h / 24h", _T),
     FeatureSpec("credit_to_debit_min", "minutes from the latest credit to this debit (debits only)", "7d", _T),
     FeatureSpec("tainted_in_thb_24h", "THB received from held or traced accounts", "24h", _T),
     FeatureSpec("taint_hops", "hops from the nearest held or traced account (missing: none)", "7d", _T),
-    FeatureSpec("accounts_per_phone", "accounts linked to this account's phone", "all", _R),
-    FeatureSpec("accounts_per_device", "accounts linked to this account's device(s)", "all", f"{_R}, {_T}"),
-    FeatureSpec("accounts_per_national_id", "accounts of the same national-ID holder", "all", _R),
+    FeatureSpec("accounts_per_phone", "accounts linked to this account's phone (counted up to 32)", "all", _R),
+    FeatureSpec("accounts_per_device", "accounts linked to this account's device(s) (counted up to 32)", "all",
+                f"{_R}, {_T}"),
+    FeatureSpec("accounts_per_national_id", "accounts of the same national-ID holder (counted up to 32)", "all",
+                _R),
     FeatureSpec("held_identity_links", "held accounts sharing a phone, device or national ID", "all", f"{_R}, {_T}"),
 )
 
@@ -32,6 +34,7 @@ def _known(value: int) -> float:
 
 
 _DAY, _TWO_DAYS, _HOUR = SPAN_AT[DAY_MS], SPAN_AT[2 * DAY_MS], SPAN_AT[HOUR_MS]
+_WEEK = 7 * DAY_MS
 
 
 def columns(state: AccountState, at_ms: int, is_debit: bool,
@@ -42,10 +45,11 @@ def columns(state: AccountState, at_ms: int, is_debit: bool,
     first_24h = state.first_inflow.sum_between(at_ms - DAY_MS, at_ms)
     last_credit = state.inflow.last_ts_before(at_ms + 1)
     return [
-        first_24h / received_24h if received_24h else NAN,
+        min(first_24h / received_24h, 1.0) if received_24h else NAN,  # a share (the two flows cap apart)
         min(sent_48h / received_48h, PASS_THROUGH_CAP) if received_48h else NAN,
         min(sent_1h / received_24h, PASS_THROUGH_CAP) if received_24h else NAN,
-        (at_ms - last_credit) / 60_000 if is_debit and last_credit is not None else NAN,
+        (at_ms - last_credit) / 60_000 if is_debit and last_credit is not None and at_ms - last_credit <= _WEEK
+        else NAN,  # the flow keeps 7 days and the lateness allowance: only the window counts
         state.tainted_inflow.sum_between(at_ms - DAY_MS, at_ms) / 100,
         _known(state.taint_hops),
         _known(state.phone_accounts),

@@ -149,6 +149,25 @@ covering state load (a decode or a cache hit, once per key per batch), update, t
 for scored events, state encode (once per key per batch) and routing between states; not JSON decoding, Kafka, RocksDB I/O or scoring. `us_per_record` is
 the same work per input record. `load_avg_1m` is printed alongside: on a busy shared machine
 the figures grow.
+
+## Known limits (audit of 2026-11-24, open)
+
+Found by reading the engine against this table, each shown with a script; not fixed yet
+because each changes what the model learned (retrain, and bump `ENGINE_VERSION`):
+
+- `held_identity_links` is the largest count over the account's identities, counts a held
+  account itself, and never falls when a hold ends; `accounts_per_*` never fall when a
+  registry record moves an account to another phone, device or ID (identities only add links).
+- A held account's devices seen only on transfers are kept as numbers, not pseudonyms, so its
+  hold does not reach the accounts sharing them (registry devices do).
+- `taint_hops` and what a held payer's credits add to `tainted_in_thb_24h` are not bounded
+  in time: an account held once, even wrongly, taints its payees for good.
+- Flows keep at most 256 events: a burst of small credits pushes larger ones out, so 24 h
+  and 48 h sums (and the model hold's 48 h inflow) undercount on such accounts.
+- A transfer accepted late (within the lateness bound) gets `first_time_pair` and the
+  means of the payer's earlier amounts from arrival order, not event time, and
+  `sim_change_days` may see a SIM change after it.
+- `phone_calls_24h` counts SMS too.
 """.splitlines()
 
 

@@ -48,3 +48,21 @@ def test_a_reported_number_is_risky_from_its_first_call() -> None:
     caller.scam_reports = 1
     reached = _to_callees(_call(caller, 0, "ph_someone"))
     assert len(reached) == 1 and identity.is_risky_caller(reached[0])
+
+
+def test_accounts_past_the_kept_links_still_learn_how_many_share_the_phone() -> None:
+    """A ring of 40 accounts on one phone: the 33rd to 40th are not kept, but each is told
+    the (capped) count, so the feature reads 32, not missing, exactly where it matters."""
+    from features.signals import IdentityCount
+    from features.state import MAX_LINKED_ACCOUNTS
+
+    phone = IdentityState()
+    told: dict[str, int] = {}
+    for n in range(40):
+        for topic, account, signal in identity.update(phone, "ph_ring", Link(T0 + n, T0, f"KTB:{n}", False)):
+            if topic == ACCOUNT_SIGNALS.name and isinstance(signal, IdentityCount):
+                told[account] = signal.accounts_count
+    assert len(phone.accounts) == MAX_LINKED_ACCOUNTS
+    assert {f"KTB:{n}" for n in range(40)} <= set(told)
+    assert all(told[f"KTB:{n}"] == MAX_LINKED_ACCOUNTS for n in range(MAX_LINKED_ACCOUNTS - 1, 40))
+    assert identity.update(phone, "ph_ring", Link(T0 + 99, T0, "KTB:5", False)) == []  # a kept link: nothing new
