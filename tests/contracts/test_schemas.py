@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 import pytest
-from factories import T0_MS
+from factories import T0_MS, make_registry, make_report, make_telecom, make_transfer
 
 from streams import codec
 from streams.contracts import (
@@ -71,3 +71,24 @@ def test_encoded_freeze_request_has_exactly_the_schema_fields() -> None:
     assert "__faust" not in encoded
     assert encoded["amount"] == "123.45"
     assert codec.decode_freeze_request(codec.encode_freeze_request(request)) == request
+
+
+INPUT_DECODERS = {"bank.transfers.v1": (codec.decode_transfer, make_transfer),
+                  "telecom.events.v1": (codec.decode_telecom, make_telecom),
+                  "registry.accounts.v1": (codec.decode_registry, make_registry),
+                  "victim.reports.v1": (codec.decode_report, make_report)}
+
+
+@pytest.mark.parametrize("topic", sorted(INPUT_DECODERS))
+def test_an_optional_input_field_sent_as_null_is_valid_for_schema_and_decoder_alike(topic: str) -> None:
+    """A producer validating with the published schema and the worker agree on ``null``."""
+    decode, make = INPUT_DECODERS[topic]
+    schema = schema_for(topic)
+    example = make()
+    optional = [name for name in schema["properties"] if name not in schema.get("required", ())]
+    assert optional
+    for name in optional:
+        message = {**example, name: None}
+        valid = jsonschema.Draft202012Validator(schema).is_valid(message)
+        assert valid == (not isinstance(decode(json.dumps(message).encode()), codec.Rejection)), name
+        assert valid or (topic, name) == ("telecom.events.v1", "msisdn_b")  # a call's callee is required
