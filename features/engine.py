@@ -15,6 +15,7 @@ import numpy as np
 
 from features import event, network, telecom, trace, velocity
 from features.signals import (
+    UNLINK,
     Emit,
     IdentityCount,
     Link,
@@ -112,7 +113,7 @@ def _on_transfer_out(state: AccountState, key: str, s: TransferOut) -> list[Emit
         payer_amount_ratio=round(s.amount_satang / mean_out, 4) if mean_out else 0.0,
         payer_risky_call_age_ms=telecom.risky_call_age_ms(state, s.ts_ms),
         payer_held=held,
-        payer_taint_hops=0 if held else state.taint_hops,
+        payer_taint_hops=0 if held else network.taint_hops_at(state, s.ts_ms),
     )))
     return emits
 
@@ -126,34 +127,59 @@ def _on_transfer_in(state: AccountState, s: TransferIn) -> None:
         state.first_inflow.add(s.ts_ms, s.amount_satang, payer)
     if s.payer_held or s.payer_taint_hops >= 0:
         state.tainted_inflow.add(s.ts_ms, s.amount_satang, payer)
-        hops = s.payer_taint_hops + 1
-        state.taint_hops = hops if state.taint_hops < 0 else min(state.taint_hops, hops)
+        hops, known = s.payer_taint_hops + 1, network.taint_hops_at(state, s.ts_ms)
+        if known < 0 or hops <= known:  # the nearest taint wins, and lasts from its latest money
+            state.taint_hops = hops
+            state.taint_until_ms = max(state.taint_until_ms, s.ts_ms + network.TAINT_WINDOW_MS)
 
 
 def _on_registry(state: AccountState, key: str, s: RegistryUpdate) -> list[Emit]:
+    """The registry's record is the truth of the account's phone, device and national ID: an
+    identity it replaces is unlinked (its counts fall), a new one linked."""
     state.opened_ts_ms = s.opened_ts_ms
-    new = tuple(
-        value for value, old in (
-            (s.msisdn_hash, state.msisdn_hash), (s.device_id, state.device_id),
-            (s.national_id_hash, state.national_id_hash),
-        ) if value and value != old
-    )
+    pairs = ((s.msisdn_hash, state.msisdn_hash), (s.device_id, state.device_id),
+             (s.national_id_hash, state.national_id_hash))
+    new = tuple(value for value, old in pairs if value and value != old)
+    gone = tuple(old for value, old in pairs if value and old and value != old)
+    if s.device_id and state.device_id and s.device_id != state.device_id:
+        old_device = counterparty_id(state.device_id)
+        if old_device in state.devices:
+            state.devices.remove(old_device)
     state.msisdn_hash = s.msisdn_hash or state.msisdn_hash
     state.device_id = s.device_id or state.device_id
     state.national_id_hash = s.national_id_hash or state.national_id_hash
     if s.device_id:
         _remember(state.devices, counterparty_id(s.device_id), MAX_DEVICES)
-    return _links(key, s, new, is_held(state, s.ts_ms))
+    emits = [(IDENTITY_SIGNALS.name, ident, Link(s.ts_ms, s.ingest_ms, key, False, UNLINK)) for ident in gone]
+    if gone:
+        _recount(state, state.identity_counts)
+    return emits + _links(key, s, new, is_held(state, s.ts_ms))
 
 
-_COUNT_ATTRS = {"ph": "phone_accounts", "dev": "device_accounts", "nid": "nid_accounts"}  # by identity prefix
+def _is_current(state: AccountState, identity: str) -> bool:
+    """Whether ``identity`` is still one of this account's (its registry phone and national ID,
+    its registry device or a device it transferred from)."""
+    if identity.startswith("dev_"):
+        return identity == state.device_id or counterparty_id(identity) in state.devices
+    return identity == state.msisdn_hash or identity == state.national_id_hash
+
+
+def _recount(state: AccountState, counts: dict[str, list[int]]) -> None:
+    """The shared-identity counts from what each current identity last told: a count falls when
+    its identity's does, or when the account leaves the identity."""
+    for identity in [i for i in counts if not _is_current(state, i)]:
+        del counts[identity]
+    phone, nid = counts.get(state.msisdn_hash or ""), counts.get(state.national_id_hash or "")
+    state.phone_accounts = phone[0] if phone else -1
+    state.nid_accounts = nid[0] if nid else -1
+    state.device_accounts = max((c[0] for i, c in counts.items() if i.startswith("dev_")), default=-1)
+    state.held_identity_links = max((c[1] for c in counts.values()), default=0)
 
 
 def _on_identity_count(state: AccountState, s: IdentityCount) -> None:
-    attr = _COUNT_ATTRS.get(s.identity.split("_", 1)[0])
-    if attr:
-        setattr(state, attr, max(getattr(state, attr), s.accounts_count))
-    state.held_identity_links = max(state.held_identity_links, s.held_accounts_count)
+    counts = state.identity_counts
+    counts[s.identity] = [s.accounts_count, s.held_accounts_count]
+    _recount(state, counts)
 
 
 def _on_phone_context(state: AccountState, s: PhoneContext) -> None:
@@ -245,9 +271,10 @@ def hold(state: AccountState, key: str, ts_ms: int, ingest_ms: int, until_ms: in
     was_held = is_held(state, ts_ms)
     state.held_until_ms = max(state.held_until_ms, until_ms)
     state.taint_hops = 0
+    state.taint_until_ms = max(state.taint_until_ms, until_ms, ts_ms + network.TAINT_WINDOW_MS)
     if was_held:
         return []
-    return _links_at(key, ts_ms, ingest_ms, (state.msisdn_hash, state.device_id, state.national_id_hash), True)
+    return _links_at(key, ts_ms, ingest_ms, tuple(state.identities()), True)
 
 
 def feature_table() -> str:

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 
 from features.signals import (
+    RELEASED,
     CaseHold,
     CaseRefund,
     CaseRefunded,
@@ -28,6 +29,7 @@ from features.signals import (
     ExtendHold,
     HoldAcked,
     HoldAppealed,
+    Link,
     RingReview,
 )
 from features.state import MAX_HOLDS, AccountState, IdentityState
@@ -161,12 +163,28 @@ def note_score(state: AccountState, probability: float, ts_ms: int) -> None:
     state.score_summary = (ppm, max(best, ppm), count + 1, ts_ms)
 
 
-def _refresh_held_until(state: AccountState, at_ms: int) -> None:
+def _refresh_held_until(state: AccountState, at_ms: int, key: str, ingest_ms: int, *,
+                        exonerated: bool = False) -> list[Emit]:
     """The account counts as held until its last active hold expires, and no longer than
     ``at_ms`` once nothing is held. ``held_until_ms`` is compared with event time by the
-    features, so an expiry never rewrites the past: replay, which has no clock, agrees."""
+    features, so an expiry never rewrites the past: replay, which has no clock, agrees.
+
+    When nothing holds the account any more and it was ``exonerated`` (an appeal approved, the
+    bank released it or found nothing), its identities stop counting it as held and its own
+    hold stops tainting its payees. A hold that ran its time or was paid out to victims still
+    counts: an account once held stays a held link, as replay (which has no clock and no bank
+    answers) keeps it, so live and offline features agree wherever they can."""
+    was_held = state.held_until_ms > at_ms
     active = max((row[10] for row in state.peek("h") if row[4] in ACTIVE), default=-1)
     state.held_until_ms = max(active, min(state.held_until_ms, at_ms))
+    if not was_held or state.held_until_ms > at_ms:
+        return []
+    if not exonerated:
+        return []
+    if state.taint_hops == 0:
+        state.taint_until_ms = min(state.taint_until_ms, at_ms)
+    return [(IDENTITY_SIGNALS.name, ident, Link(at_ms, ingest_ms, key, False, RELEASED))
+            for ident in state.identities()]
 
 
 def _case_update(key: str, hold: Hold, ts_ms: int, ingest_ms: int) -> list[Emit]:
@@ -214,7 +232,7 @@ def on_expiry(state: AccountState, key: str, now_ms: int, ingest_ms: int) -> Eff
     for hold in due:
         fx += _release(key, hold, "expiry", f"expiry/{hold.expires_ts_ms}", now_ms, ingest_ms,
                        LEGAL_BASIS_EXPIRED, f"legal hold time ({hold.legal_basis}) ran out, not extended", state)
-    _refresh_held_until(state, now_ms)
+    _refresh_held_until(state, now_ms, key, ingest_ms)
     fx += _revise_proposal(state, key, before, now_ms, ingest_ms)
     return fx
 
@@ -227,7 +245,7 @@ def _extend(state: AccountState, key: str, hold: Hold, basis: str, from_ms: int,
     hold.legal_basis = basis
     hold.expires_ts_ms = max(hold.expires_ts_ms, from_ms + POLICE_HOLD_MS)
     _store(state, hold)
-    _refresh_held_until(state, now_ms)
+    _refresh_held_until(state, now_ms, key, ingest_ms)  # extends: never ends a hold
     request = _lifecycle_request(key, hold, "extend", trigger, now_ms, basis, why)
     fx = Effects(requests=[(request, basis)], events=[f"extend_{basis}"])
     fx.audits.append(make_audit("extend", key, request.request_id, now_ms, trigger, {
@@ -282,7 +300,7 @@ def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
     else:  # rejected, empty: nothing is held
         hold.status, hold.held_satang = s.status, 0
     _store(state, hold)
-    _refresh_held_until(state, s.ts_ms)
+    fx.emits += _refresh_held_until(state, s.ts_ms, key, s.ingest_ms, exonerated=s.status != "held")
     fx.emits[:0] = _case_update(key, hold, now_ms, s.ingest_ms)
     fx += _revise_proposal(state, key, before, now_ms, s.ingest_ms)
     return fx
@@ -309,7 +327,7 @@ def _refunded(state: AccountState, key: str, acked: Hold, s: HoldAcked, now_ms: 
             hold.status, hold.released_satang = "released", hold.holding_satang
             _store(state, hold)
             fx.emits += _case_update(key, hold, now_ms, s.ingest_ms)
-    _refresh_held_until(state, s.ts_ms)
+    _refresh_held_until(state, s.ts_ms, key, s.ingest_ms)
     return fx
 
 
@@ -351,7 +369,7 @@ def on_appeal(state: AccountState, key: str, s: HoldAppealed, now_ms: int) -> Ef
         before = _refund_proposal(state, key, now_ms) if hold.reason == "trace" else []
         fx += _release(key, hold, "appeal", f"appeal/{s.appeal_id}", now_ms, s.ingest_ms, LEGAL_BASIS_APPEAL,
                        f"appeal {s.appeal_id} approved by {s.decided_by}", state)
-        _refresh_held_until(state, s.ts_ms)
+        fx.emits += _refresh_held_until(state, s.ts_ms, key, s.ingest_ms, exonerated=True)
         fx += _revise_proposal(state, key, before, now_ms, s.ingest_ms)
     return fx
 

@@ -11,6 +11,8 @@ from bisect import bisect_right
 
 from features.engine import counterparty_id
 from features.signals import (
+    RELEASED,
+    UNLINK,
     CallMade,
     CallReceived,
     Emit,
@@ -107,18 +109,29 @@ def update(state: IdentityState, key: str, signal: Signal) -> list[Emit]:
     return _to_accounts(state, _context(state, key, signal)) if key.startswith("ph_") else []
 
 
+def _counts(state: IdentityState, key: str, s: Signal, accounts: list[str]) -> list[Emit]:
+    """The identity's counts for each of ``accounts``: every linked account, and the held ones
+    other than the recipient (an account's own hold is not a link to a held account)."""
+    total, held = len(state.accounts), state.held_accounts
+    return [(_ACCOUNTS, account, IdentityCount(s.ts_ms, s.ingest_ms, key, total, len(held) - (account in held)))
+            for account in accounts]
+
+
 def _on_link(state: IdentityState, key: str, s: Link) -> list[Emit]:
-    """A new link tells every linked account the new counts. An account past the bound of
+    """A changed link tells every linked account the new counts. An account past the bound of
     kept links (``MAX_LINKED_ACCOUNTS``) is not kept, but still learns the counts, capped at
-    the bound: the largest rings are what the count is for, and they must not read as missing."""
+    the bound: the largest rings are what the count is for, and they must not read as missing.
+    An unlinked or released account changes the counts of the others, so they can fall."""
+    if s.change == UNLINK:
+        return _counts(state, key, s, state.accounts) if state.unlink(s.account) else []
+    if s.change == RELEASED:
+        return _counts(state, key, s, state.accounts) if state.release(s.account) else []
     if not state.link(s.account, s.held):
         if s.account in state.accounts:
             return []
-        emits: list[Emit] = [(_ACCOUNTS, s.account, IdentityCount(
-            s.ts_ms, s.ingest_ms, key, len(state.accounts), len(state.held_accounts)))]
+        emits = _counts(state, key, s, [s.account])
     else:
-        count = IdentityCount(s.ts_ms, s.ingest_ms, key, len(state.accounts), len(state.held_accounts))
-        emits = _to_accounts(state, count)
+        emits = _counts(state, key, s, state.accounts)
     if key.startswith("ph_") and _has_telecom(state):
         emits.append((ACCOUNT_SIGNALS.name, s.account, _context(state, key, s)))
     return emits

@@ -29,6 +29,16 @@ FEATURES: tuple[FeatureSpec, ...] = (
 )
 
 
+TAINT_WINDOW_MS = 7 * DAY_MS  # the taint features' window (as long as traced money is followed)
+
+
+def taint_hops_at(state: AccountState, at_ms: int) -> int:
+    """Hops from the nearest held or traced account as known at ``at_ms``, -1 for none. A taint
+    lapses ``TAINT_WINDOW_MS`` after the money (or hold) that brought it: an account held
+    once, or paid once by one, is not tainted for good."""
+    return state.taint_hops if at_ms < state.taint_until_ms else -1
+
+
 def _known(value: int) -> float:
     return NAN if value < 0 else float(value)
 
@@ -51,7 +61,7 @@ def columns(state: AccountState, at_ms: int, is_debit: bool,
         (at_ms - last_credit) / 60_000 if is_debit and last_credit is not None and at_ms - last_credit <= _WEEK
         else NAN,  # the flow keeps 7 days and the lateness allowance: only the window counts
         state.tainted_inflow.sum_between(at_ms - DAY_MS, at_ms) / 100,
-        _known(state.taint_hops),
+        _known(taint_hops_at(state, at_ms)),
         _known(state.phone_accounts),
         _known(state.device_accounts),
         _known(state.nid_accounts),

@@ -17,6 +17,8 @@ from typing import ClassVar
 
 import orjson
 
+LINK, UNLINK, RELEASED = "link", "unlink", "released"  # what a ``Link`` tells an identity
+
 
 @dataclass(slots=True)
 class Signal:
@@ -91,11 +93,15 @@ class PhoneContext(Signal):
 
 @dataclass(slots=True)
 class Link(Signal):
-    """An account uses this identity (phone, device, national ID)."""
+    """An account uses this identity (phone, device, national ID), or stopped using it, or its
+    holds ended: ``change`` is ``link`` (``held`` says whether it is held now), ``unlink`` (a
+    registry record moved it to another identity) or ``released`` (nothing holds it any more),
+    so the identity's counts can fall as well as rise."""
 
     TAG: ClassVar[str] = "l"
     account: str
     held: bool
+    change: str = LINK  # written before unlinking existed: a link
 
 
 @dataclass(slots=True)

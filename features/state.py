@@ -27,7 +27,7 @@ import orjson
 
 from features.windows import Flow
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 MAX_KNOWN_COUNTERPARTIES = 64
 MAX_LINKED_ACCOUNTS = 32
 MAX_DEVICES = 8
@@ -48,7 +48,7 @@ _ACCOUNT_INTS = (
     "opened_ts_ms", "first_seen_ts_ms", "last_event_ts_ms", "burst_start_ts_ms",
     "dormant_gap_ms", "out_count_total", "out_sum_total", "phone_accounts", "device_accounts",
     "nid_accounts", "held_identity_links", "risky_call_ts_ms", "risky_caller_calls_24h",
-    "sim_change_ts_ms", "phone_calls_24h", "taint_hops", "held_until_ms", "phone_context_ts_ms",
+    "sim_change_ts_ms", "phone_calls_24h", "taint_hops", "taint_until_ms", "held_until_ms", "phone_context_ts_ms",
     "score_last_ppm", "score_max_ppm", "scored_count", "scored_last_ts_ms",
 )
 _IDENTITY_INTS = (
@@ -63,7 +63,7 @@ _ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BBI")
 # version, kind, ints, applied pairs, links length
 _IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qBI")
 _TUPLE_ROWS = ("o", "t", "r", "h", "u")  # trace-memory parts whose rows are tuples
-_PART_KEYS = {part: f'"{part}":'.encode() for part in _TUPLE_ROWS}  # how a part's key is encoded
+_PART_KEYS = {part: f'"{part}":'.encode() for part in (*_TUPLE_ROWS, "k")}  # how a part's key is encoded
 
 
 def _setter(names: tuple[str, ...]):  # noqa: ANN202
@@ -122,7 +122,8 @@ class AccountState:
     risky_caller_calls_24h: int = 0
     sim_change_ts_ms: int = -1
     phone_calls_24h: int = -1
-    taint_hops: int = -1
+    taint_hops: int = -1  # as of the latest taint learned; read through network.taint_hops_at
+    taint_until_ms: int = -1  # event time the taint lapses (features/network.py)
     held_until_ms: int = -1
     phone_context_ts_ms: int = -1
     score_last_ppm: int = -1
@@ -204,6 +205,18 @@ class AccountState:
     @unmatched_reports.setter
     def unmatched_reports(self, rows: list[tuple[str, str, int, int]]) -> None:
         self.memory()["u"] = rows
+
+    # identity -> [accounts linked to it, held ones other than this account], as the identity
+    # last told (IdentityCount); only this account's current identities (features/engine.py)
+    @property
+    def identity_counts(self) -> dict[str, list[int]]:
+        return self.memory().setdefault("k", {})  # type: ignore[return-value]
+
+    def identities(self) -> list[str]:
+        """Every identity this account is linked to: the registry's, and devices it transferred
+        from (known by name once the device told it its counts)."""
+        named = [ident for ident in (self.msisdn_hash, self.device_id, self.national_id_hash) if ident]
+        return named + [ident for ident in self.peek("k") if ident not in named]  # type: ignore[union-attr]
 
     # HOLD_LAYOUT rows, oldest first (features/holds.py)
     @property
@@ -346,6 +359,26 @@ class IdentityState:
             changed = True
         self._links_touched |= changed
         return changed
+
+    def unlink(self, account: str) -> bool:
+        """Forget ``account`` (a registry record moved it elsewhere); True if it was linked."""
+        accounts, held_accounts = self._linked()
+        changed = False
+        for linked in (accounts, held_accounts):
+            if account in linked:
+                linked.remove(account)
+                changed = True
+        self._links_touched |= changed
+        return changed
+
+    def release(self, account: str) -> bool:
+        """``account`` is no longer held; True if it was counted as held."""
+        held_accounts = self._linked()[1]
+        if account not in held_accounts:
+            return False
+        held_accounts.remove(account)
+        self._links_touched = True
+        return True
 
     def to_bytes(self) -> bytes:
         links = self._links_raw

@@ -15,7 +15,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("risky_call_min_ago", "minutes since this account's phone got a call/SMS from a scam-like number", "1h", f"{_TEL}, {_R}"),
     FeatureSpec("risky_caller_calls_24h", "that caller's outgoing calls in 24h", "24h", _TEL),
     FeatureSpec("sim_change_days", "days since the linked SIM was swapped or registered", "all", f"{_TEL}, {_R}"),
-    FeatureSpec("phone_calls_24h", "outgoing call velocity of the linked phone (level pushed at 20/50/100)", "24h", _TEL),
+    FeatureSpec("phone_calls_sms_24h", "outgoing calls and SMS of the linked phone (level pushed at 20/50/100)", "24h",
+                _TEL),
 )
 RISKY_CALL_HORIZON_MS = 60 * 60_000
 

@@ -33,10 +33,18 @@ DEMO_ACCOUNTS = 4_000  # few enough that the opening registry burst is a small p
 
 
 def ensure_model(model_dir: Path, work_dir: Path, say: Callable[[str], None]) -> None:
-    """Train on a separate simulated world (another seed) if no model exists yet."""
+    """Train on a separate simulated world (another seed) if no model exists yet, or if the
+    one there was trained for another feature engine (an upgrade changed what is computed)."""
+    from models.registry import ModelMismatchError, check_compatible, read_meta
+
     if (model_dir / "meta.json").exists():
-        say(f"using model in {model_dir}")
-        return
+        try:
+            check_compatible(read_meta(model_dir))
+        except ModelMismatchError as err:
+            say(f"the model in {model_dir} does not fit this version: {err}")
+        else:
+            say(f"using model in {model_dir}")
+            return
     from models.pipeline import train_from_dir
     from streams.simulator import sink
     from streams.simulator.calibration import WorldConfig

@@ -150,24 +150,37 @@ for scored events, state encode (once per key per batch) and routing between sta
 the same work per input record. `load_avg_1m` is printed alongside: on a busy shared machine
 the figures grow.
 
+## Shared identity and taint: how they rise and fall
+
+- Each identity (phone, device, national-ID hash) counts the accounts linked to it and the
+  held ones, and tells every linked account when either changes. An account keeps the last
+  counts of each of its current identities (its registry phone, device and national ID, and
+  devices it transferred from): `accounts_per_phone` and `accounts_per_national_id` are its
+  current phone's and ID's, `accounts_per_device` the largest over its devices,
+  `held_identity_links` the largest number of *other* held accounts behind any of them.
+- A registry record that moves an account to another phone, device or ID unlinks it from
+  the old one: the old identity's accounts see their counts fall, and the moved account
+  forgets the old identity's counts.
+- A hold tells all the account's identities, devices seen only on its transfers included.
+  When the account is cleared (an approved appeal, a bank answer that it released the hold or
+  found nothing) and nothing else holds it, they stop counting it as held. A hold that ran
+  its legal time, or whose money was paid back to victims, still counts: offline replay has
+  no clock and no bank answers, so it keeps such an account counted, and live does the same.
+- `taint_hops` lapses 7 days after the latest money (or hold) that brought it, and with it
+  what a once-tainted payer's credits add to `tainted_in_thb_24h`; a hold released on appeal
+  or found empty stops tainting the account's payees at once.
+
 ## Known limits (audit of 2026-11-24, open)
 
-Found by reading the engine against this table, each shown with a script; not fixed yet
-because each changes what the model learned (retrain, and bump `ENGINE_VERSION`):
+Found by reading the engine against this table, each shown with a script; not fixed yet:
 
-- `held_identity_links` is the largest count over the account's identities, counts a held
-  account itself, and never falls when a hold ends; `accounts_per_*` never fall when a
-  registry record moves an account to another phone, device or ID (identities only add links).
-- A held account's devices seen only on transfers are kept as numbers, not pseudonyms, so its
-  hold does not reach the accounts sharing them (registry devices do).
-- `taint_hops` and what a held payer's credits add to `tainted_in_thb_24h` are not bounded
-  in time: an account held once, even wrongly, taints its payees for good.
 - Flows keep at most 256 events: a burst of small credits pushes larger ones out, so 24 h
   and 48 h sums (and the model hold's 48 h inflow) undercount on such accounts.
 - A transfer accepted late (within the lateness bound) gets `first_time_pair` and the
   means of the payer's earlier amounts from arrival order, not event time, and
   `sim_change_days` may see a SIM change after it.
-- `phone_calls_24h` counts SMS too.
+- An exonerated account's taint lapses whole, including a taint it had from traced money
+  before its hold.
 """.splitlines()
 
 

@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import math
 
-from features.engine import FEATURE_NAMES
-from features.replay import Replayer
+from replay_run import OfflineRun
+
 from features.windows import DAY_MS, HOUR_MS
-from streams.contracts import Transfer
 
 T0 = 1_793_491_200_000
-COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
-
-
-class _Run:
-    """Transfers through the offline engine; the vector of each scored event by (account, transfer)."""
-
-    def __init__(self) -> None:
-        self.vectors: dict[tuple[str, str], list[float]] = {}
-        self.replayer = Replayer(on_scored=self._scored)
-
-    def _scored(self, key, state, signal, vector):  # noqa: ANN001, ANN202
-        self.vectors[(key, signal.transfer_id)] = vector
-        return []
-
-    def send(self, transfer_id: str, ts_ms: int, src: str, dst: str, thb: int) -> None:
-        self.replayer.feed(Transfer(transfer_id, ts_ms, "KTB", src, "KTB", dst, thb * 100, "mobile", None, None))
-
-    def feature(self, account: str, transfer_id: str, name: str) -> float:
-        return float(self.vectors[(f"KTB:{account}", transfer_id)][COLUMN[name]])
 
 
 def test_time_from_credit_to_debit_counts_only_credits_within_its_seven_days() -> None:
-    run = _Run()
+    run = OfflineRun()
     run.send("in", T0, "x", "a", 1_000)
     run.send("soon", T0 + 6 * DAY_MS, "a", "y", 100)
     run.send("late", T0 + 7 * DAY_MS + 5 * HOUR_MS, "a", "y", 100)  # the flow still keeps the credit
@@ -43,7 +23,7 @@ def test_time_from_credit_to_debit_counts_only_credits_within_its_seven_days() -
 def test_first_time_payer_share_is_a_share_when_a_burst_fills_the_flow() -> None:
     """Hundreds of 1 THB credits from one payer push the big first-time credits out of the
     capped inflow before they leave the first-time flow: the share still stays within 0..1."""
-    run = _Run()
+    run = OfflineRun()
     for n in range(10):
         run.send(f"big{n}", T0 + n, f"p{n}", "a", 10_000)
     for n in range(260):
