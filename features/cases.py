@@ -74,6 +74,40 @@ def _extensions(case: dict, ts_ms: int, ingest_ms: int) -> list[Emit]:
         if h["status"] in ("requested", "held") and h["legal_basis"] == VICTIM_BASIS]
 
 
+def _hold_row(account: str, hop: int, traced_satang: int, requested_satang: int, status: str,
+              expires_ts_ms: int, legal_basis: str) -> dict:
+    return {"account": account, "hop": hop, "traced_satang": traced_satang, "requested_satang": requested_satang,
+            "held_satang": None, "status": status, "expires_ts_ms": expires_ts_ms, "legal_basis": legal_basis,
+            "released_satang": 0}
+
+
+def _on_hop(case: dict, s: CaseHop) -> list[Emit]:
+    """A traced hop: its edge and node (both bounded: a node only with its edge), and its hold."""
+    edge = [s.transfer_id, s.from_account, s.account, s.credit_ts_ms, s.transfer_satang, s.traced_satang, s.hop]
+    stored = edge not in case["edges"] and len(case["edges"]) < MAX_EDGES
+    node = case["nodes"].get(s.account)
+    if stored:
+        case["edges"].append(edge)
+        if node is None:
+            node = case["nodes"][s.account] = {"hop": s.hop, "role": s.role, "traced_satang": 0}
+        node["traced_satang"] += s.traced_satang
+    if node is not None:
+        node["hop"] = min(node["hop"], s.hop)
+    if s.action not in ("hold", "review"):
+        return []
+    hold = case["holds"].get(s.request_id)
+    if hold is not None:
+        if hold["hop"] == 0:  # its status came first (reordered): the hop fills in what it knows
+            hold.update(hop=s.hop, traced_satang=s.traced_satang, requested_satang=s.requested_satang)
+        return []
+    if len(case["holds"]) >= MAX_HOLDS:
+        return []
+    case["holds"][s.request_id] = _hold_row(
+        s.account, s.hop, s.traced_satang, s.requested_satang, "requested" if s.action == "hold" else "review",
+        s.expires_ts_ms, s.legal_basis)
+    return [e for e in _extensions(case, s.ts_ms, s.ingest_ms) if e[2].request_id == s.request_id]  # type: ignore[attr-defined]
+
+
 def apply(case: dict, s: Signal) -> list[Emit]:
     """Merge one update into ``case`` (in place); return signals for the accounts (extensions)."""
     case["updated_ts_ms"] = max(case["updated_ts_ms"], s.ts_ms)
@@ -88,32 +122,25 @@ def apply(case: dict, s: Signal) -> list[Emit]:
             case["police_ref"], case["police_ts_ms"] = s.police_ref, s.ts_ms
             emits = _extensions(case, s.ts_ms, s.ingest_ms)
     elif isinstance(s, CaseHop):
-        node = case["nodes"].setdefault(s.account, {"hop": s.hop, "role": s.role, "traced_satang": 0})
-        node["hop"] = min(node["hop"], s.hop)
-        edge = [s.transfer_id, s.from_account, s.account, s.credit_ts_ms, s.transfer_satang, s.traced_satang, s.hop]
-        if edge not in case["edges"] and len(case["edges"]) < MAX_EDGES:
-            case["edges"].append(edge)
-            node["traced_satang"] += s.traced_satang
-        if s.action in ("hold", "review") and s.request_id not in case["holds"] and len(case["holds"]) < MAX_HOLDS:
-            case["holds"][s.request_id] = {
-                "account": s.account, "hop": s.hop, "traced_satang": s.traced_satang,
-                "requested_satang": s.requested_satang, "held_satang": None,
-                "status": "requested" if s.action == "hold" else "review", "expires_ts_ms": s.expires_ts_ms,
-                "legal_basis": s.legal_basis, "released_satang": 0}
-            emits = [e for e in _extensions(case, s.ts_ms, s.ingest_ms) if e[2].request_id == s.request_id]  # type: ignore[attr-defined]
+        emits = _on_hop(case, s)
     elif isinstance(s, CaseHold):
         hold = case["holds"].get(s.request_id)
-        if hold is not None:
-            hold.update(status=s.status, expires_ts_ms=s.expires_ts_ms, legal_basis=s.legal_basis,
-                        released_satang=s.released_satang)
-            if s.held_satang >= 0:
-                hold["held_satang"] = s.held_satang
+        if hold is None:  # before its hop (reordered): kept, the hop fills in the rest
+            if len(case["holds"]) >= MAX_HOLDS:
+                return emits
+            hold = case["holds"][s.request_id] = _hold_row(s.account, 0, 0, 0, s.status, s.expires_ts_ms,
+                                                           s.legal_basis)
+        hold.update(status=s.status, expires_ts_ms=s.expires_ts_ms, legal_basis=s.legal_basis,
+                    released_satang=s.released_satang)
+        if s.held_satang >= 0:
+            hold["held_satang"] = s.held_satang
     elif isinstance(s, CaseRefund):
         case["refunds"][s.account] = s.amount_satang  # a later proposal (or a withdrawal, 0) supersedes
     elif isinstance(s, CaseRefunded):
         paid = case.setdefault("refunds_paid", {})  # one entry per payout: two add up, a repeat counts once
         paid[f"{s.account}/{s.proposal_id}" if s.proposal_id else s.account] = s.amount_satang
         case["refunded_satang"] = sum(paid.values())
+        case["refunds"][s.account] = 0  # paid: no longer proposed (a later proposal says anew)
     status = status_of(case)
     if status != case["status"]:
         case["status"] = status

@@ -187,11 +187,12 @@ def _refresh_held_until(state: AccountState, at_ms: int, key: str, ingest_ms: in
             for ident in state.identities()]
 
 
-def _case_update(key: str, hold: Hold, ts_ms: int, ingest_ms: int) -> list[Emit]:
+def _case_update(key: str, hold: Hold, ts_ms: int, ingest_ms: int, status: str = "") -> list[Emit]:
+    """Tell the hold's case (``status``: what the case sees, when it differs from the account's)."""
     if not hold.case_id:
         return []
     return [(CASE_UPDATES.name, hold.case_id, CaseHold(
-        ts_ms, ingest_ms, hold.case_id, key, hold.request_id, hold.status, hold.held_satang,
+        ts_ms, ingest_ms, hold.case_id, key, hold.request_id, status or hold.status, hold.held_satang,
         hold.released_satang, hold.expires_ts_ms, hold.legal_basis))]
 
 
@@ -326,7 +327,9 @@ def _refunded(state: AccountState, key: str, acked: Hold, s: HoldAcked, now_ms: 
         if hold.reason == "trace" and hold.status == "held":
             hold.status, hold.released_satang = "released", hold.holding_satang
             _store(state, hold)
-            fx.emits += _case_update(key, hold, now_ms, s.ingest_ms)
+            # the account's hold ends as released (nothing left to hold); the case sees this
+            # hold, and no other at the account, paid out to victims
+            fx.emits += _case_update(key, hold, now_ms, s.ingest_ms, status="refunded")
     _refresh_held_until(state, s.ts_ms, key, s.ingest_ms)
     return fx
 

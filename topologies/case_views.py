@@ -28,7 +28,7 @@ from topologies.pages.fmt import mask_account
 log = logging.getLogger(__name__)
 
 # Where several holds of a case sit on one account, the trail shows the one that matters most.
-HOLD_PRIORITY = {"held": 0, "requested": 1, "review": 2, "released": 3, "empty": 4, "rejected": 4}
+HOLD_PRIORITY = {"held": 0, "requested": 1, "review": 2, "refunded": 3, "released": 3, "empty": 4, "rejected": 4}
 
 
 def _ts(ts_ms: int | None) -> str | None:
@@ -46,23 +46,16 @@ def case_status(case: dict) -> dict:
     ``traced_satang`` is the reported money found leaving the victim's account (hop 1);
     ``requested``/``held``/``released`` sum the case's holds, and ``held_satang`` counts only
     holds the banks confirmed (each hop's: the same money held at two hops counts twice).
-    A hold ended because the bank paid the account out to victims is ``refunded`` here (the
-    account states say ``released``), and its money is not counted as released: the victim
-    was paid, nothing was let go.
+    A hold ended because the bank paid the account out to victims is ``refunded`` (the account
+    states say ``released``; the account tells the case which holds the payout ended), and its
+    money is not counted as released: the victim was paid, nothing was let go.
     """
-    paid = [key for key, satang in case.get("refunds_paid", {}).items() if satang > 0]  # "account/proposal"
-
-    def paid_from(account: str) -> bool:
-        return any(key == account or key.startswith(f"{account}/") for key in paid)
-
-    statuses = {rid: "refunded" if h["status"] == "released" and paid_from(h["account"]) else h["status"]
-                for rid, h in case["holds"].items()}
     holds = []
     for rid, h in case["holds"].items():
         bank, account = _split(h["account"])
         holds.append({
             "bank": bank, "account": account, "hop": h["hop"], "traced_satang": h["traced_satang"],
-            "requested_satang": h["requested_satang"], "held_satang": h["held_satang"], "status": statuses[rid],
+            "requested_satang": h["requested_satang"], "held_satang": h["held_satang"], "status": h["status"],
             "expires_ts": _ts(h["expires_ts_ms"]), "legal_basis": h["legal_basis"] or None, "request_id": rid})
     holds.sort(key=lambda h: (h["hop"], h["bank"], h["account"], h["request_id"]))
     real = [h for h in case["holds"].values() if h["status"] != "review"]
@@ -75,8 +68,7 @@ def case_status(case: dict) -> dict:
         "traced_satang": sum(e[5] for e in case["edges"] if e[6] == 1),
         "requested_satang": sum(h["requested_satang"] for h in real),
         "held_satang": sum(h["held_satang"] or 0 for h in real if h["status"] == "held"),
-        "released_satang": sum(h["released_satang"] for rid, h in case["holds"].items()
-                               if statuses[rid] == "released"),
+        "released_satang": sum(h["released_satang"] for h in case["holds"].values() if h["status"] == "released"),
         "refund_proposed_satang": sum(case["refunds"].values()),
         "refunded_satang": case.get("refunded_satang", 0),
         "max_hop": max((n["hop"] for n in case["nodes"].values()), default=0),

@@ -138,10 +138,11 @@ def test_held_is_what_can_come_back_and_the_page_says_holds_overlap() -> None:
 
 
 def test_a_paid_refund_is_refunded_not_released() -> None:
-    """The bank paid M1 out (its hold ends "released" on the account); M2's hold expired."""
+    """The bank paid M1 out (its hold ends "released" on the account, and the account tells the
+    case it was refunded); M2's hold expired."""
     case = real_case(reported(X), hop(M1, 1, 70_000_00, "t1", "r1"), hop(M2, 1, 30_000_00, "t2", "r2"),
                      hold(M1, "r1", "held", 70_000_00), refund(M1, "p1", 70_000_00),
-                     refund(M1, "p1", 70_000_00, paid=True), hold(M1, "r1", "released", -1, 70_000_00),
+                     refund(M1, "p1", 70_000_00, paid=True), hold(M1, "r1", "refunded", -1, 70_000_00),
                      hold(M2, "r2", "held", 30_000_00), hold(M2, "r2", "released", -1, 30_000_00))
     status = status_of_case(case)
     assert status["status"] == "refunded" and status["refunded_satang"] == 70_000_00
@@ -152,7 +153,7 @@ def test_a_paid_refund_is_refunded_not_released() -> None:
     assert amounts_of(en)["released_satang"] == "THB 30,000.00" and amounts_of(en)["refunded_satang"] == "THB 70,000.00"
     assert re.findall(r'class="badge [^"]*">([^<]*)<', en) == ["Refunded", "Released"]
     only_paid = real_case(reported(X), hop(M1, 1, X, "t1", "r1"), hold(M1, "r1", "held", X), refund(M1, "p1", X),
-                          refund(M1, "p1", X, paid=True), hold(M1, "r1", "released", -1, X))
+                          refund(M1, "p1", X, paid=True), hold(M1, "r1", "refunded", -1, X))
     page = render_case_page(status_of_case(only_paid), "en")
     assert "released_satang" not in amounts_of(page) and "Released" not in page
     assert "released" not in dict(steps_of(page)) and dict(steps_of(page))["refunded"] == "now"
