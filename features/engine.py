@@ -151,35 +151,44 @@ def _on_registry(state: AccountState, key: str, s: RegistryUpdate) -> list[Emit]
     if s.device_id:
         _remember(state.devices, counterparty_id(s.device_id), MAX_DEVICES)
     emits = [(IDENTITY_SIGNALS.name, ident, Link(s.ts_ms, s.ingest_ms, key, False, UNLINK)) for ident in gone]
-    if gone:
-        _recount(state, state.identity_counts)
+    if gone:  # the counts of a left identity go with it, until the new one tells its own
+        if s.msisdn_hash in new:
+            state.phone_accounts, state.phone_held = -1, 0
+        if s.national_id_hash in new:
+            state.nid_accounts, state.nid_held = -1, 0
+        if state.peek("k"):
+            _recount_devices(state, state.identity_counts)
+        state.held_identity_links = max(state.phone_held, state.nid_held, state.device_held)
     return emits + _links(key, s, new, is_held(state, s.ts_ms))
 
 
-def _is_current(state: AccountState, identity: str) -> bool:
-    """Whether ``identity`` is still one of this account's (its registry phone and national ID,
-    its registry device or a device it transferred from)."""
-    if identity.startswith("dev_"):
-        return identity == state.device_id or counterparty_id(identity) in state.devices
-    return identity == state.msisdn_hash or identity == state.national_id_hash
-
-
-def _recount(state: AccountState, counts: dict[str, list[int]]) -> None:
-    """The shared-identity counts from what each current identity last told: a count falls when
-    its identity's does, or when the account leaves the identity."""
-    for identity in [i for i in counts if not _is_current(state, i)]:
-        del counts[identity]
-    phone, nid = counts.get(state.msisdn_hash or ""), counts.get(state.national_id_hash or "")
-    state.phone_accounts = phone[0] if phone else -1
-    state.nid_accounts = nid[0] if nid else -1
-    state.device_accounts = max((c[0] for i, c in counts.items() if i.startswith("dev_")), default=-1)
-    state.held_identity_links = max((c[1] for c in counts.values()), default=0)
+def _recount_devices(state: AccountState, counts: dict[str, list[int]]) -> None:
+    """Device counts from what each current device last told (its registry device, devices it
+    transferred from): a count falls when its device's does, or when the account leaves it."""
+    for device in [d for d in counts if d != state.device_id and counterparty_id(d) not in state.devices]:
+        del counts[device]
+    state.device_accounts = max((c[0] for c in counts.values()), default=-1)
+    state.device_held = max((c[1] for c in counts.values()), default=0)
 
 
 def _on_identity_count(state: AccountState, s: IdentityCount) -> None:
-    counts = state.identity_counts
-    counts[s.identity] = [s.accounts_count, s.held_accounts_count]
-    _recount(state, counts)
+    """The account's current phone and national ID each keep their last counts in the header
+    (most count updates: no trace-memory parse); devices, of which an account can have
+    several, keep theirs by name (trace-memory part ``k``). Counts of an identity the account
+    has left are ignored."""
+    identity = s.identity
+    if identity == state.msisdn_hash:
+        state.phone_accounts, state.phone_held = s.accounts_count, s.held_accounts_count
+    elif identity == state.national_id_hash:
+        state.nid_accounts, state.nid_held = s.accounts_count, s.held_accounts_count
+    elif identity.startswith("dev_") and (identity == state.device_id
+                                          or counterparty_id(identity) in state.devices):
+        counts = state.identity_counts
+        counts[identity] = [s.accounts_count, s.held_accounts_count]
+        _recount_devices(state, counts)
+    else:
+        return
+    state.held_identity_links = max(state.phone_held, state.nid_held, state.device_held)
 
 
 def _on_phone_context(state: AccountState, s: PhoneContext) -> None:

@@ -47,7 +47,8 @@ _NONE = 255  # string length byte of a missing string
 _ACCOUNT_INTS = (
     "opened_ts_ms", "first_seen_ts_ms", "last_event_ts_ms", "burst_start_ts_ms",
     "dormant_gap_ms", "out_count_total", "out_sum_total", "phone_accounts", "device_accounts",
-    "nid_accounts", "held_identity_links", "risky_call_ts_ms", "risky_caller_calls_24h",
+    "nid_accounts", "held_identity_links", "phone_held", "nid_held", "device_held", "risky_call_ts_ms",
+    "risky_caller_calls_24h",
     "sim_change_ts_ms", "phone_calls_24h", "taint_hops", "taint_until_ms", "held_until_ms", "phone_context_ts_ms",
     "score_last_ppm", "score_max_ppm", "scored_count", "scored_last_ts_ms",
 )
@@ -117,7 +118,10 @@ class AccountState:
     phone_accounts: int = -1
     device_accounts: int = -1
     nid_accounts: int = -1
-    held_identity_links: int = 0
+    held_identity_links: int = 0  # the largest of the three below
+    phone_held: int = 0  # held accounts other than this one behind its phone, as the phone told
+    nid_held: int = 0
+    device_held: int = 0  # the largest over its devices
     risky_call_ts_ms: int = -1
     risky_caller_calls_24h: int = 0
     sim_change_ts_ms: int = -1
@@ -206,8 +210,8 @@ class AccountState:
     def unmatched_reports(self, rows: list[tuple[str, str, int, int]]) -> None:
         self.memory()["u"] = rows
 
-    # identity -> [accounts linked to it, held ones other than this account], as the identity
-    # last told (IdentityCount); only this account's current identities (features/engine.py)
+    # device -> [accounts linked to it, held ones other than this account], as the device last
+    # told (IdentityCount); only this account's current devices (features/engine.py)
     @property
     def identity_counts(self) -> dict[str, list[int]]:
         return self.memory().setdefault("k", {})  # type: ignore[return-value]
