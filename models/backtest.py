@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from features.replay import first_event_ms
 from features.windows import DAY_MS
 from models import evaluate
 from models.dataset import fingerprint
@@ -24,6 +25,7 @@ from models.labels import Label, is_mule_at, read_labels
 from models.money import CaseMoney, Hold, case_money
 from models.replay import DecisionLog, replay_decisions
 from models.scorer import Scorer
+from streams.timefmt import format_ts
 
 AOC_MONEY_SHARE = 0.567  # AOC 1441 recovered 56.7% with 10-15 minute human freezes (brief)
 TARGET_MONEY_SHARE = 0.90
@@ -35,34 +37,56 @@ class EvaluationError(ValueError):
     """The data directory cannot be evaluated as asked (missing ground truth, no held-out period)."""
 
 
-def held_out_start(data_dir: str | Path, scorer: Scorer, from_ms: int | None) -> int | None:
-    """``--from`` if given; else the model's training cut if it was trained on this very data.
+def held_out_start(data_dir: str | Path, scorer: Scorer, from_ms: int | None,
+                   warm_up_days: float | None = None) -> int | None:
+    """``--from`` if given; else ``warm_up_days`` after the first event, or the model's training
+    cut if it was trained on this very data.
 
-    Evaluating a model on the events it was trained on would flatter it, so that is refused.
+    Evaluating a model on the events it was trained on would flatter it, so that is refused,
+    with or without a warm-up (``--from`` is the operator's explicit choice).
     """
     if from_ms is not None:
         return from_ms
+    start = None
+    if warm_up_days is not None:
+        if not (math.isfinite(warm_up_days) and warm_up_days >= 0):
+            raise EvaluationError(f"--warm-up must be a number of days >= 0, not {warm_up_days}")
+        start = first_event_ms(data_dir) + round(warm_up_days * DAY_MS)
     meta = scorer.meta
     if meta.data_fingerprint and meta.data_fingerprint == fingerprint(data_dir):
         if meta.trained_until_ms is None:
             raise EvaluationError(
                 f"model {meta.version} was trained on all of {data_dir}: pass --from TS after its "
                 "training period, or evaluate on another data directory")
-        return meta.trained_until_ms
-    return None
+        if start is None:
+            return meta.trained_until_ms
+        if start < meta.trained_until_ms:
+            raise EvaluationError(
+                f"model {meta.version} was trained on {data_dir} until {format_ts(meta.trained_until_ms)}: "
+                f"--warm-up {warm_up_days:g} starts the held-out period inside its training data; leave "
+                "--warm-up out to start where training stopped")
+    return start
 
 
 def evaluate_dir(
-    data_dir: str | Path, scorer: Scorer, *, from_ms: int | None = None,
+    data_dir: str | Path, scorer: Scorer, *, from_ms: int | None = None, warm_up_days: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Replay ``data_dir`` and return the report (the JSON ``--report`` writes)."""
+    """Replay ``data_dir`` and return the report (the JSON ``--report`` writes).
+
+    The held-out period starts at ``from_ms``, or ``warm_up_days`` after the first event
+    (``held_out_start``); a period in which no event is scored is refused, not reported as zeros.
+    """
     data_dir = Path(data_dir)
     if not (data_dir / "labels.csv").is_file():
         raise EvaluationError(f"{data_dir} has no labels.csv: evaluation needs ground truth")
     labels = read_labels(data_dir / "labels.csv")
-    start = held_out_start(data_dir, scorer, from_ms)
+    start = held_out_start(data_dir, scorer, from_ms, warm_up_days)
     log, replayer = replay_decisions(data_dir, scorer, from_ms=start, keep_scores=True, on_progress=progress)
+    if log.scored == 0:
+        since = f" from {format_ts(start)} on" if start is not None else ""
+        raise EvaluationError(f"no event of {data_dir} was scored{since}: the held-out period is empty "
+                              "(does --from or --warm-up lie past the data's end?)")
     days = sorted(log.daily_active)
     report: dict[str, Any] = {
         "model_version": scorer.version,

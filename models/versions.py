@@ -46,6 +46,7 @@ class Change:
     version: str | None
     previous: str | None
     model_dir: Path | None
+    shadow_cleared: str | None = None  # the shadow, stopped because it became the current model
 
 
 def _state(root: Path) -> dict[str, Any]:
@@ -149,10 +150,9 @@ def promote(root: str | Path, version_or_dir: str, *, check: bool = True) -> Cha
         if previous != version:
             state["history"].append(version)
         state["current"] = version
-        if state.get("shadow") == version:
-            state["shadow"] = None
+        cleared = _clear_shadow_if(state, version)
         _write_state(root, state)
-    return Change("promote", version, previous, version_dir(root, version))
+    return Change("promote", version, previous, version_dir(root, version), cleared)
 
 
 def rollback(root: str | Path) -> Change:
@@ -171,12 +171,25 @@ def rollback(root: str | Path) -> Change:
         registry.check_compatible(registry.read_meta(version_dir(root, history[-2])))
         previous = history.pop()
         state["current"] = history[-1]
+        cleared = _clear_shadow_if(state, history[-1])
         _write_state(root, state)
-    return Change("rollback", history[-1], previous, version_dir(root, history[-1]))
+    return Change("rollback", history[-1], previous, version_dir(root, history[-1]), cleared)
+
+
+def _clear_shadow_if(state: dict[str, Any], current: str) -> str | None:
+    """Stop the shadow if it is the new current model: a model cannot challenge itself."""
+    if state.get("shadow") != current:
+        return None
+    state["shadow"] = None
+    return current
 
 
 def set_shadow(root: str | Path, version_or_dir: str | None) -> Change:
-    """Run a challenger in shadow (scored, compared, never emitted), or stop with ``None``."""
+    """Run a challenger in shadow (scored, compared, never emitted), or stop with ``None``.
+
+    The current model is refused: it would only be compared with itself (and ``models list``
+    shows one role a version).
+    """
     root = Path(root)
     with _locked(root):
         state = _state(root)
@@ -186,6 +199,9 @@ def set_shadow(root: str | Path, version_or_dir: str | None) -> Change:
             _write_state(root, state)
             return Change("shadow_off", None, previous, None)
         version = _resolve(root, version_or_dir)
+        if version == state["current"]:
+            raise RegistryError(f"{version} is the current model: a shadow must be another version "
+                                "(see `muleguard models list`)")
         registry.check_compatible(registry.read_meta(version_dir(root, version)))
         state["shadow"] = version
         _write_state(root, state)

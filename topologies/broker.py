@@ -21,6 +21,10 @@ from topologies.proc import cpu_seconds, die_with_parent
 RETENTION_MS = str(7 * 24 * 3600 * 1000)
 
 
+class BrokerStartError(RuntimeError):
+    """The embedded broker could not start (its port is taken, or it exited at once)."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -38,6 +42,17 @@ def bootstrap_of(url: str) -> str:
     """
     parts = url.replace(";", ",").split(",")
     return ",".join(p.strip().removeprefix("kafka://").removeprefix("aiokafka://") for p in parts if p.strip())
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``BrokerStartError`` if something listens on ``host:port`` already: Tansu would die
+    on it, and ``wait_for_port`` would take the other listener for the broker."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tansu binds: TIME_WAIT is no conflict
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise BrokerStartError(f"port {port} on {host} is taken ({exc.strerror})") from None
 
 
 def wait_for_port(host: str, port: int, timeout_s: float) -> None:
@@ -103,6 +118,7 @@ class EmbeddedBroker:
         return f"kafka://{self.bootstrap}"
 
     def start(self, create: bool = True) -> EmbeddedBroker:
+        check_port_free("127.0.0.1", self.port)
         listener = f"tcp://{self.bootstrap}"
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
@@ -113,6 +129,9 @@ class EmbeddedBroker:
         )
         try:
             wait_for_port("127.0.0.1", self.port, 20.0)
+            if self.process.poll() is not None:  # something else answered on the port
+                raise BrokerStartError(f"the broker exited at start (exit code {self.process.returncode}); "
+                                       f"is port {self.port} taken?")
             if create:
                 create_topics(self.bootstrap)
         except Exception:

@@ -28,11 +28,14 @@ def _progress(prefix: str) -> Callable[[str], None]:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from topologies.broker import EmbeddedBroker
+    from topologies.broker import BrokerStartError, EmbeddedBroker
     from topologies.proc import exit_on_sigterm
 
     exit_on_sigterm()
-    broker = EmbeddedBroker(port=args.port).start()
+    try:
+        broker = EmbeddedBroker(port=args.port).start()
+    except BrokerStartError as exc:
+        raise UserError(f"{exc}: choose another --port, or leave it out for a free one") from None
     _say(broker.url)
     try:
         while broker.process and broker.process.poll() is None:
@@ -90,15 +93,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise UserError("give exactly one of --out DIR or --broker URL")
     started = time.monotonic()
     if args.out:
+        from streams.topics import INPUT_TOPICS
+
         counts = sink.write_dir(World(config), Path(args.out))
-        total = sum(counts.values()) if isinstance(counts, dict) else counts
-        _say(f"wrote {total:,} events to {args.out} in {time.monotonic() - started:.1f}s")
+        events = sum(counts[f"{t.name}.jsonl"] for t in INPUT_TOPICS)  # not labels, endpoints or cases
+        _say(f"wrote {events:,} events ({counts.get('labels.csv', 0):,} labels, "
+             f"{counts.get('cases.jsonl', 0):,} cases) to {args.out} in {time.monotonic() - started:.1f}s")
         return 0
     from topologies.broker import bootstrap_of
     from topologies.settings import KafkaSecurity
 
-    sent = sink.stream_to_kafka(World(config), bootstrap_of(args.broker), rate=args.rate,
-                                speedup=args.speedup, client_config=KafkaSecurity.from_env().librdkafka())
+    try:
+        sent = sink.stream_to_kafka(World(config), bootstrap_of(args.broker), rate=args.rate,
+                                    speedup=args.speedup, client_config=KafkaSecurity.from_env().librdkafka())
+    except sink.DeliveryError as exc:
+        raise UserError(f"{exc} (broker {args.broker})") from None
     _say(f"sent {sent:,} events to {args.broker} in {time.monotonic() - started:.1f}s")
     return 0
 
@@ -113,6 +122,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from models.pipeline import train_from_dir
 
     until = _parse_time(args.until, "--until") if args.until else None
+    _check_data_dir(args.data, "--data")
+    _check_model_out(Path(args.out))
     meta = train_from_dir(args.data, args.labels, args.out, until_ms=until, progress=_progress("train"),
                           bars=args.progress)
     v = meta.metrics["validation"]
@@ -121,6 +132,25 @@ def cmd_train(args: argparse.Namespace) -> int:
          f"(95% lower bound {meta.metrics['hold_precision_lower_bound']:.3f}), "
          f"recall {v['recall']:.3f} at threshold {meta.hold_threshold:.4f}")
     return 0
+
+
+def _check_data_dir(path: str, flag: str) -> None:
+    """A file given for a data directory is named as such (replay would say it does not exist)."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"{flag} {path} is not a directory: give the data directory `muleguard simulate --out` wrote")
+
+
+def _check_model_out(out: Path) -> None:
+    """Refuse up front what ``models.registry.save`` would refuse only after training: a file, or
+    a non-empty directory that is not a model directory (it is replaced whole, never merged)."""
+    from models.registry import META_FILE, MODEL_FILE
+
+    path = out.resolve()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {out} is a file, not a model directory")
+    if path.is_dir() and any(path.iterdir()) and not ((path / META_FILE).is_file() or (path / MODEL_FILE).is_file()):
+        raise UserError(f"--out {out} is not empty and not a model directory: not replacing it "
+                        "(give a new or empty directory, or an earlier model's)")
 
 
 def _parse_time(value: str, flag: str) -> int:
@@ -137,9 +167,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from models.scorer import Scorer
     from streams.codec import freeze_request_to_json
 
+    out = Path(args.out)
+    if out.is_dir():  # found before the replay, not after it
+        raise UserError(f"--out {out} is a directory: give the JSON Lines file to write")
+    _check_data_dir(args.data, "--data")
     scorer = Scorer(args.model).load()
     log, replayer = replay_decisions(args.data, scorer)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w") as fh:
         for request in log.holds:
@@ -218,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="the Faust worker (needs --broker or MULEGUARD_BROKER)")
     p.add_argument("--broker", help="kafka://HOST:PORT[,kafka://HOST:PORT...]")
-    p.add_argument("--web-port", type=int, default=6066)
+    p.add_argument("--web-port", type=int, default=None, help="web server port (default 6066 or MULEGUARD_WEB_PORT)")
     p.add_argument("--web-host", default=None, help="bind address of the web server (default 127.0.0.1)")
     p.add_argument("--model", help="model directory (default var/model or MULEGUARD_MODEL)")
     p.add_argument("--data-dir", help="where RocksDB state lives (default var/worker)")
@@ -305,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (UserError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError) as exc:
+    except (UserError, OSError, ValueError) as exc:  # OSError: a path that exists, is a directory, ...
         if os.environ.get("MULEGUARD_DEBUG"):
             raise
         print(f"muleguard: error: {exc}", file=sys.stderr)

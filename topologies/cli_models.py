@@ -6,10 +6,15 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from topologies.settings import ENV_BROKER
 
+if TYPE_CHECKING:
+    from models.versions import Change
+
 ENV_REGISTRY = "MULEGUARD_REGISTRY"
+ANNOUNCE_TIMEOUT_S = 10.0  # how long to look for the broker before saying the workers were not told
 
 
 def _say(msg: str) -> None:
@@ -24,12 +29,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     scorer = Scorer(args.model).load()
     from_ms = _parse_time(args.from_ts, "--from") if args.from_ts else None
-    if args.warm_up_days is not None:
-        from features.replay import first_event_ms
-
-        from_ms = first_event_ms(args.data) + round(args.warm_up_days * 86_400_000)
     with counter("replaying held-out events", unit="scored", enabled=args.progress) as tick:
-        report = evaluate_dir(args.data, scorer, from_ms=from_ms, progress=tick)
+        report = evaluate_dir(args.data, scorer, from_ms=from_ms, warm_up_days=args.warm_up_days, progress=tick)
     _say(format_table(report))
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
@@ -42,17 +43,60 @@ def _registry(args: argparse.Namespace) -> Path:
     return Path(args.registry or os.environ.get(ENV_REGISTRY) or "var/registry")
 
 
-def _announce(args: argparse.Namespace, change: object) -> None:
-    """Tell running workers (control message + audit record) when a broker is known."""
+def _announce(args: argparse.Namespace, change: Change) -> None:
+    """Tell running workers (control message + audit record) when a broker is known.
+
+    The registry has changed already: a broker that cannot be reached is one line saying the
+    workers were not told and how to tell them, never a traceback that hides the change.
+    """
     broker = args.broker or os.environ.get(ENV_BROKER)
     if not broker:
         _say(f"registry updated; no --broker or {ENV_BROKER}: running workers were not told")
         return
+    from confluent_kafka import KafkaException
+
+    from models.versions import Change
     from topologies.broker import bootstrap_of
+    from topologies.cli import UserError
     from topologies.control import publish
 
-    message = publish(bootstrap_of(broker), change, _registry(args))  # type: ignore[arg-type]
-    _say(f"control message sent to {broker}: {message.action} {message.version or ''}".rstrip())
+    bootstrap = bootstrap_of(broker)
+    changes = [change]
+    if change.shadow_cleared:  # the workers' shadow must stop too
+        changes.append(Change("shadow_off", None, change.shadow_cleared, None))
+    try:
+        _reachable(bootstrap)  # publish waits 20 s for an unreachable broker; fail sooner
+        for each in changes:
+            message = publish(bootstrap, each, _registry(args))
+            _say(f"control message sent to {broker}: {message.action} {message.version or ''}".rstrip())
+    except (KafkaException, RuntimeError) as exc:
+        raise UserError(f"registry updated, but running workers were NOT told ({_reason(exc)}); "
+                        f"tell them with `{_reannounce(args, change)}` once {broker} is reachable") from None
+
+
+def _reachable(bootstrap: str) -> None:
+    """Raise ``KafkaException`` unless the broker answers a metadata request within ``ANNOUNCE_TIMEOUT_S``."""
+    from confluent_kafka.admin import AdminClient
+
+    AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=ANNOUNCE_TIMEOUT_S)
+
+
+def _reason(exc: Exception) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if hasattr(error, "str") else str(exc)  # a KafkaError: its message without the codes
+
+
+def _reannounce(args: argparse.Namespace, change: Change) -> str:
+    """The command that announces the registry's new state again without changing it further:
+    rerunning a rollback would roll back once more, so a rollback is re-announced as a promotion
+    of the version it restored (promoting the current version changes nothing)."""
+    if change.action in ("promote", "rollback"):
+        what = [f"promote {change.version}"] + (["shadow --off"] if change.shadow_cleared else [])
+    else:
+        what = [f"shadow {change.version}" if change.action == "shadow" else "shadow --off"]
+    flags = "".join(f" --{name} {value}" for name, value in (("registry", args.registry), ("broker", args.broker))
+                    if value)
+    return "` then `".join(f"muleguard models {each}{flags}" for each in what)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -81,6 +125,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     else:
         change = versions.set_shadow(root, None if args.off else args.version)
         _say(f"shadow: {change.version or 'off'} (was {change.previous or 'off'})")
+    if change.shadow_cleared:
+        _say(f"shadow: off (was {change.shadow_cleared}, now the current model)")
     _announce(args, change)
     return 0
 

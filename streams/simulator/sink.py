@@ -21,6 +21,9 @@ from streams.simulator.world import World
 from streams.topics import INPUT_TOPICS
 
 PROGRESS_EVERY = 10_000
+# How long librdkafka retries an event before reporting it undelivered: the Java producer's
+# delivery.timeout.ms default, not librdkafka's 5 minutes, so a dead broker fails a run in time.
+DELIVERY_TIMEOUT_MS = 120_000
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
@@ -84,14 +87,25 @@ def write_endpoints(world: World, path: Path) -> int:
     return len(rows)
 
 
-def _make_producer(bootstrap: str, config: dict[str, str] | None = None) -> Any:
+class DeliveryError(RuntimeError):
+    """Events the broker never acknowledged: streaming stops at the first one."""
+
+    def __init__(self, undelivered: int, sent: int, reason: str) -> None:
+        super().__init__(f"{undelivered:,} of {sent:,} events sent were not delivered ({reason})")
+        self.undelivered = undelivered
+        self.sent = sent
+
+
+def _make_producer(bootstrap: str, config: dict[str, Any] | None = None) -> Any:
     """A confluent-kafka producer; a seam so tests can swap in a recorder.
 
-    ``config``: more librdkafka settings, e.g. the cluster's security (SASL, TLS).
+    ``config``: more librdkafka settings, e.g. the cluster's security (SASL, TLS), and the
+    ``on_delivery`` callback.
     """
     from confluent_kafka import Producer
 
-    return Producer({**(config or {}), "bootstrap.servers": bootstrap, "linger.ms": 5})
+    return Producer({"message.timeout.ms": DELIVERY_TIMEOUT_MS, **(config or {}), "bootstrap.servers": bootstrap,
+                     "linger.ms": 5})
 
 
 def stream_to_kafka(
@@ -106,16 +120,29 @@ def stream_to_kafka(
 
     Pacing: ``rate`` events per second, or event time divided by ``speedup`` (``speedup=60``
     plays an hour a minute), or as fast as the broker takes them when both are None.
+    Raises ``DeliveryError`` if the broker did not acknowledge every event: an event librdkafka
+    gave up on (``DELIVERY_TIMEOUT_MS``) means the broker is gone or refuses, so producing stops.
     """
     if rate is not None and speedup is not None:
         raise ValueError("give rate or speedup, not both")
     if (rate is not None and rate <= 0) or (speedup is not None and speedup <= 0):
         raise ValueError("rate and speedup must be > 0")
-    producer = _make_producer(bootstrap, client_config)
+    failed = 0
+    reason = ""
+
+    def on_delivery(err: Any, _msg: Any) -> None:
+        nonlocal failed, reason
+        if err is not None:
+            failed += 1
+            reason = reason or err.str()  # a KafkaError, e.g. "Local: Message timed out"
+
+    producer = _make_producer(bootstrap, {**(client_config or {}), "on_delivery": on_delivery})
     sent = 0
     wall0 = time.monotonic()
     first_ts: int | None = None
     for topic, ts_ms, key, line in world.records():
+        if failed:
+            break
         if first_ts is None:
             first_ts = ts_ms
         due = (
@@ -141,7 +168,10 @@ def stream_to_kafka(
             producer.poll(0)
             if on_progress is not None:
                 on_progress(sent)
-    producer.flush()
+    left = producer.flush()  # waits for every delivery report (or DELIVERY_TIMEOUT_MS)
+    undelivered = failed + (left or 0)
     if on_progress is not None:
         on_progress(sent)
+    if undelivered:
+        raise DeliveryError(undelivered, sent, reason or "still queued after flush")
     return sent

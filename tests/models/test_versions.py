@@ -75,3 +75,28 @@ def test_models_cli_lists_promotes_and_rolls_back(model_dir: Path, tmp_path: Pat
     assert roles == {registry.read_meta(model_dir).version: "current", "m-second": "shadow"}
     assert main(["models", "rollback", "--registry", root]) == 2  # nothing left: one line on stderr
     assert "nothing to roll back" in capsys.readouterr().err
+
+
+def test_the_current_model_cannot_also_be_the_shadow(model_dir: Path, tmp_path: Path) -> None:
+    """A shadow compared with itself measures nothing, and `models list` shows one role a version."""
+    root = tmp_path / "registry"
+    first = versions.promote(root, str(model_dir)).version
+    with pytest.raises(versions.RegistryError, match="current model"):
+        versions.set_shadow(root, first)
+    assert json.loads((root / versions.STATE_FILE).read_text())["shadow"] is None
+
+
+def test_rollback_to_the_shadow_stops_the_shadow(model_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Rolling back onto the version in shadow makes it the current model, so it is no shadow any more."""
+    root = tmp_path / "registry"
+    first = registry.read_meta(model_dir).version
+    second = model_variant(model_dir, tmp_path / "b", "m-second")
+    versions.promote(root, str(model_dir))
+    versions.promote(root, str(second))
+    versions.set_shadow(root, first)
+    assert main(["models", "rollback", "--registry", str(root)]) == 0
+    assert f"shadow: off (was {first}, now the current model)" in capsys.readouterr().out
+    state = json.loads((root / versions.STATE_FILE).read_text())
+    assert (state["current"], state["shadow"]) == (first, None)
+    assert {r["version"]: r["role"] for r in versions.list_versions(root)} == {first: "current", "m-second": ""}
