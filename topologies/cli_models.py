@@ -78,7 +78,10 @@ def _reachable(bootstrap: str) -> None:
     """Raise ``KafkaException`` unless the broker answers a metadata request within ``ANNOUNCE_TIMEOUT_S``."""
     from confluent_kafka.admin import AdminClient
 
-    AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=ANNOUNCE_TIMEOUT_S)
+    from topologies.settings import KafkaSecurity
+
+    AdminClient({**KafkaSecurity.from_env().librdkafka(), "bootstrap.servers": bootstrap, "log_level": 0},
+                ).list_topics(timeout=ANNOUNCE_TIMEOUT_S)
 
 
 def _reason(exc: Exception) -> str:

@@ -100,15 +100,20 @@ def _audit_spec() -> TopicSpec:
 
 
 def publish(bootstrap: str, change: Change, registry_root: str | Path | None = None,
-            now_ms: int | None = None) -> ControlMessage:
-    """Send the control message (and its audit record) and wait until the broker has them."""
+            now_ms: int | None = None, security: dict[str, str] | None = None) -> ControlMessage:
+    """Send the control message (and its audit record) and wait until the broker has them.
+
+    ``security``: librdkafka settings of a secured cluster; by default the ``MULEGUARD_KAFKA_*``
+    environment, as the workers use (a rollback must reach the cluster the workers read)."""
     from confluent_kafka import Producer
 
     from topologies.broker import create_topics
+    from topologies.settings import KafkaSecurity
 
+    security = KafkaSecurity.from_env().librdkafka() if security is None else security
     message = message_for(change, now_ms if now_ms is not None else int(time.time() * 1000))
-    create_topics(bootstrap, (CONTROL, _audit_spec()))
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "enable.idempotence": True})
+    create_topics(bootstrap, (CONTROL, _audit_spec()), security=security)
+    producer = Producer({**security, "bootstrap.servers": bootstrap, "linger.ms": 0, "enable.idempotence": True})
     errors: list[str] = []
 
     def delivered(err: object, _msg: object) -> None:
