@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -68,17 +69,20 @@ PERIODIC_GAUGES = ("muleguard_cases", "muleguard_feature_state_accounts", "muleg
 
 @pytest.fixture(scope="module")
 def traffic(module_broker, worker: RunningWorker, prometheus: ph.PrometheusServer, model_dir, tmp_path_factory):
-    """The worker's model also runs as its own shadow challenger (so the agreement panel has
-    data), then two malformed transfers, then a simulated world streamed with `muleguard
-    simulate --broker` (as the compose file does); returns the wall-clock window (start, end)
-    in which Prometheus has seen every series of NEEDS_TRAFFIC and PERIODIC_GAUGES. The stream
-    keeps flowing."""
+    """A copy of the worker's model runs as shadow challenger (so the agreement panel has
+    data; the current version itself is refused as its own shadow), then two malformed
+    transfers, then a simulated world streamed with `muleguard simulate --broker` (as the
+    compose file does); returns the wall-clock window (start, end) in which Prometheus has
+    seen every series of NEEDS_TRAFFIC and PERIODIC_GAUGES. The stream keeps flowing."""
     from topologies.cli import main
 
     registry = str(tmp_path_factory.mktemp("registry"))
     assert main(["models", "promote", str(model_dir), "--registry", registry]) == 0
-    assert main(["models", "shadow", json.loads((model_dir / "meta.json").read_text())["version"],
-                 "--registry", registry, "--broker", module_broker.url]) == 0
+    challenger = tmp_path_factory.mktemp("challenger") / "model"
+    shutil.copytree(model_dir, challenger)
+    meta = json.loads((challenger / "meta.json").read_text())
+    (challenger / "meta.json").write_text(json.dumps({**meta, "version": meta["version"] + "-challenger"}))
+    assert main(["models", "shadow", str(challenger), "--registry", registry, "--broker", module_broker.url]) == 0
     started = time.time()
     produce(module_broker.bootstrap, [
         ("bank.transfers.v1", b"k", b"{this is not json"),
