@@ -293,6 +293,7 @@ def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
         if hold.reason == "trace" and not was_held:
             _store(state, hold)
             fx.proposals += _refund_proposal(state, key, now_ms)
+            _remember_sent(state, fx.proposals)
             fx.emits += [(CASE_UPDATES.name, share.case_id, CaseRefund(
                 now_ms, s.ingest_ms, share.case_id, key, p.proposal_id, share.amount_satang))
                 for p in fx.proposals for share in p.shares]
@@ -308,30 +309,56 @@ def on_ack(state: AccountState, key: str, s: HoldAcked, now_ms: int) -> Effects:
 
 
 def _refunded(state: AccountState, key: str, acked: Hold, s: HoldAcked, now_ms: int) -> Effects:
-    """The bank paid the account's held traced money out as proposed: every traced hold there
-    that is held ends (released: nothing is left to hold), and each case learns what its victim
-    received, the shares of the current proposal. Only a confirmed (held) traced hold can be
-    refunded. A hold the bank has not confirmed yet was not in the paid pool: it stays
-    requested, with its timer, and the bank's later answer is handled (a ``held`` one brings a
-    new proposal), so its money is neither frozen untracked nor released unasked."""
+    """The bank paid the account's held traced money out as proposed: each case learns what its
+    victim received (the shares of the proposal the bank names, ``s.proposal_id``; without one,
+    the latest), and the traced holds that proposal divided end (released: nothing is left to
+    hold). Only a confirmed (held) traced hold can be refunded. A hold the paid proposal did not
+    divide (not confirmed yet, or confirmed after it was sent) stays, with its timer, and gets a
+    proposal of its own; its money is neither frozen untracked nor released unasked."""
     if acked.reason != "trace" or acked.status != "held":
         return Effects(events=["ack_refunded_not_held"])
+    current = _refund_proposal(state, key, now_ms)
+    if s.proposal_id and not (current and current[0].proposal_id == s.proposal_id):
+        sent = next((p for p in state.peek("p") if p[0] == s.proposal_id), None)
+        if sent is None:  # not one of this account's recent proposals: nothing to credit safely
+            return Effects(events=["ack_refunded_unknown_proposal"])
+        paid_id, hold_ids, shares = sent[0], set(sent[1]), [tuple(share) for share in sent[2]]
+    elif current:
+        paid_id, shares = current[0].proposal_id, [(x.case_id, x.amount_satang) for x in current[0].shares]
+        hold_ids = {h.request_id for h in rows(state) if h.reason == "trace" and h.status == "held"}
+    else:
+        return Effects(events=["ack_refunded_nothing_proposed"])
     fx = Effects(events=["ack_refunded"])
-    for proposal in _refund_proposal(state, key, now_ms):
-        fx.emits += [(CASE_UPDATES.name, share.case_id, CaseRefunded(
-            now_ms, s.ingest_ms, share.case_id, key, share.amount_satang, proposal.proposal_id))
-            for share in proposal.shares]
-        for share in proposal.shares:
-            _paid_out(state, share.case_id, share.amount_satang)
+    fx.emits += [(CASE_UPDATES.name, case_id, CaseRefunded(now_ms, s.ingest_ms, case_id, key, amount, paid_id))
+                 for case_id, amount in shares]
+    for case_id, amount in shares:
+        _paid_out(state, case_id, amount)
     for hold in rows(state):
-        if hold.reason == "trace" and hold.status == "held":
+        if hold.reason == "trace" and hold.status == "held" and hold.request_id in hold_ids:
             hold.status, hold.released_satang = "released", hold.holding_satang
             _store(state, hold)
             # the account's hold ends as released (nothing left to hold); the case sees this
             # hold, and no other at the account, paid out to victims
             fx.emits += _case_update(key, hold, now_ms, s.ingest_ms, status="refunded")
     _refresh_held_until(state, s.ts_ms, key, s.ingest_ms)
+    if current and current[0].proposal_id != paid_id:  # the latest proposal also divided what was just paid
+        fx += _revise_proposal(state, key, current, now_ms, s.ingest_ms)
     return fx
+
+
+MAX_SENT_PROPOSALS = 4  # proposals a bank may still be paying out when a newer one goes out
+
+
+def _remember_sent(state: AccountState, proposals: list[RefundProposal]) -> None:
+    """Keep what each proposal sent divided (its held traced holds, its shares), so the bank's
+    ``refunded`` answer naming it is credited exactly, even after a newer one went out."""
+    if not proposals or not proposals[0].held_satang:  # a withdrawal pays nothing
+        return
+    [proposal] = proposals
+    held = sorted(h.request_id for h in rows(state) if h.reason == "trace" and h.status == "held")
+    sent = [p for p in state.peek("p") if p[0] != proposal.proposal_id]
+    sent.append((proposal.proposal_id, held, [(x.case_id, x.amount_satang) for x in proposal.shares]))
+    state.memory()["p"] = sent[-MAX_SENT_PROPOSALS:]
 
 
 def _paid_out(state: AccountState, case_id: str, satang: int) -> None:
@@ -481,6 +508,7 @@ def _revise_proposal(state: AccountState, key: str, before: list[RefundProposal]
                                 old.account, 0, REFUND_METHOD,
                                 tuple(RefundShare(s.case_id, s.traced_satang, 0) for s in old.shares))]
     [new] = after
+    _remember_sent(state, after)
     gone = sorted({s.case_id for s in old.shares} - {s.case_id for s in new.shares})
     fx = Effects(proposals=after, events=["refund_revised" if new.held_satang else "refund_withdrawn"])
     fx.emits += [(CASE_UPDATES.name, case_id, CaseRefund(now_ms, ingest_ms, case_id, key, new.proposal_id, amount))
@@ -496,7 +524,8 @@ def route_hold_input(record: HoldAck | HoldAppeal, ingest_ms: int) -> list[Emit]
     if isinstance(record, HoldAck):
         held = -1 if record.held_amount_satang is None else record.held_amount_satang
         return [(ACCOUNT_SIGNALS.name, record.key, HoldAcked(
-            record.ts_ms, ingest_ms, record.request_id, record.status, held, record.reason))]
+            record.ts_ms, ingest_ms, record.request_id, record.status, held, record.reason,
+            record.proposal_id or ""))]
     return [(ACCOUNT_SIGNALS.name, record.key, HoldAppealed(
         record.ts_ms, ingest_ms, record.appeal_id, record.request_id, record.outcome, record.decided_by,
         record.police_complaint_ref))]

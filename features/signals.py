@@ -173,9 +173,10 @@ class HoldAcked(Signal):
 
     TAG: ClassVar[str] = "a"
     request_id: str
-    status: str  # held, rejected, empty, released
+    status: str  # held, rejected, empty, released, refunded
     held_satang: int  # -1: not given
     reason: str | None
+    proposal_id: str = ""  # refunded: the proposal paid ("": not given, or written before it existed)
 
 
 @dataclass(slots=True)

@@ -64,7 +64,7 @@ _ACCOUNT_HEAD = struct.Struct(f"<BB{len(_ACCOUNT_INTS)}q3B4H3BBI")
 # version, kind, ints, applied pairs, links length
 _IDENTITY_HEAD = struct.Struct(f"<BB{len(_IDENTITY_INTS)}qBI")
 _TUPLE_ROWS = ("o", "t", "r", "h", "u")  # trace-memory parts whose rows are tuples
-_PART_KEYS = {part: f'"{part}":'.encode() for part in (*_TUPLE_ROWS, "k")}  # how a part's key is encoded
+_PART_KEYS = {part: f'"{part}":'.encode() for part in (*_TUPLE_ROWS, "k", "p")}  # how a part's key is encoded
 
 
 def _setter(names: tuple[str, ...]):  # noqa: ANN202

@@ -598,10 +598,13 @@ def _ack(f: _Fields) -> HoldAck:
     raw_amount = f._get("held_amount", status == "held")
     if raw_amount is not None and status != "held":
         raise _BadInputError("wrong_type", f"held_amount is only for status held, not {status}")
+    proposal_id = _request_id(f, "proposal_id") if f._get("proposal_id", False) is not None else None
+    if proposal_id is not None and status != "refunded":
+        raise _BadInputError("wrong_type", f"proposal_id is only for status refunded, not {status}")
     return HoldAck(
         request_id=_request_id(f), ts_ms=f.ts(), bank=f.bank("bank"), account=f.text("account"),  # type: ignore[arg-type]
         status=status, held_amount_satang=None if raw_amount is None else parse_amount_satang(raw_amount),
-        reason=f.text("reason", False),
+        reason=f.text("reason", False), proposal_id=proposal_id,
     )
 
 
@@ -629,6 +632,11 @@ def decode_ack(raw: bytes, now_ms: int | None = None) -> HoldAck | Rejection:
         >>> decode_ack(b'{"request_id": "x", "ts": 1795316400000, "bank": "SCB", "account": "9",'
         ...            b' "status": "rejected"}').reason
         'bad_request_id'
+        >>> paid = b'{"request_id": "' + b"a" * 32 + b'", "ts": 1795316400000, "bank": "SCB", "account": "9",'
+        >>> decode_ack(paid + b' "status": "refunded", "proposal_id": "' + b"b" * 32 + b'"}').proposal_id[:4]
+        'bbbb'
+        >>> decode_ack(paid + b' "status": "released", "proposal_id": "' + b"b" * 32 + b'"}').reason
+        'wrong_type'
     """
     return _decode(raw, now_ms, _ack)
 

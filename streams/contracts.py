@@ -129,7 +129,8 @@ AUDIT_KINDS: frozenset[str] = frozenset({
 @dataclass(frozen=True, slots=True)
 class HoldAck:
     """A bank's answer to one request: ``held`` (with the amount actually held, which may be
-    less than requested), ``rejected`` (with a reason), ``empty`` (nothing left), ``released``."""
+    less than requested), ``rejected`` (with a reason), ``empty`` (nothing left), ``released``,
+    ``refunded`` (paid out to victims, naming the proposal paid)."""
 
     request_id: str
     ts_ms: int
@@ -138,6 +139,7 @@ class HoldAck:
     status: str
     held_amount_satang: int | None = None
     reason: str | None = None
+    proposal_id: str | None = None  # with ``refunded``: the refund proposal the bank paid out
 
     @property
     def key(self) -> str:

@@ -110,3 +110,38 @@ def test_the_trail_keeps_no_account_without_its_transfer() -> None:
     trail = case_trail(case)
     assert len(case["edges"]) == len(case["nodes"]) == cases.MAX_EDGES
     assert all(node["traced_satang"] > 0 for node in trail["nodes"])
+
+
+def test_a_payout_is_credited_as_the_proposal_the_bank_paid() -> None:
+    """The bank pays out the first proposal (60,000 THB); before its answer arrives a second
+    hold is confirmed and a larger proposal goes out. The answer names the proposal it paid:
+    the victim is credited 60,000, not the newer 100,000, only the paid hold ends, and the
+    still-held 40,000 gets a proposal of its own."""
+    state, case = AccountState(), cases.new_case("c1", T0)
+    cases.apply(case, CaseReported(T0, T0, "c1", "KBANK:v", "c1", 100_000_00, None))
+    first = _trace_in(state, case, 60_000_00, "t1", T0)
+    second = _trace_in(state, case, 40_000_00, "t2", T0 + 60_000)
+    fx = holds.on_ack(state, KEY, HoldAcked(T0 + 1, T0 + 1, first, "held", 60_000_00, None), T0 + 1)
+    [paid] = fx.proposals
+    _to_case(case, fx.emits)
+    fx = holds.on_ack(state, KEY, HoldAcked(T0 + 2, T0 + 2, second, "held", 40_000_00, None), T0 + 2)
+    assert [p.held_satang for p in fx.proposals] == [100_000_00]
+    _to_case(case, fx.emits)
+    fx = holds.on_ack(state, KEY, HoldAcked(T0 + 3, T0 + 3, first, "refunded", -1, None, paid.proposal_id), T0 + 3)
+    _to_case(case, fx.emits)
+    assert [(s.proposal_id, s.amount_satang) for _, _, s in fx.emits if isinstance(s, CaseRefunded)] == [
+        (paid.proposal_id, 60_000_00)]
+    assert {h.request_id: h.status for h in holds.rows(state)} == {first: "released", second: "held"}
+    assert [(p.held_satang, [x.amount_satang for x in p.shares]) for p in fx.proposals] == [(40_000_00, [40_000_00])]
+    status = case_status(case)
+    assert (status["refunded_satang"], status["refund_proposed_satang"], status["held_satang"]) == (
+        60_000_00, 40_000_00, 40_000_00)
+
+
+def test_a_payout_naming_an_unknown_proposal_changes_nothing() -> None:
+    state, case = AccountState(), cases.new_case("c1", T0)
+    hold = _trace_in(state, case, 60_000_00, "t1", T0)
+    holds.on_ack(state, KEY, HoldAcked(T0 + 1, T0 + 1, hold, "held", 60_000_00, None), T0 + 1)
+    fx = holds.on_ack(state, KEY, HoldAcked(T0 + 2, T0 + 2, hold, "refunded", -1, None, "f" * 32), T0 + 2)
+    assert fx.events == ["ack_refunded_unknown_proposal"] and not fx.emits
+    assert [h.status for h in holds.rows(state)] == ["held"]
