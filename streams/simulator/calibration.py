@@ -49,6 +49,16 @@ _DIURNAL = (
     0.50,
 )
 
+# When scammers work, Bangkok hours 00..23 (assumed): call centres and loan-fee callers keep
+# office hours and romance/investment chats run into the evening, so victims pay and scam SIMs
+# dial mostly 08-21; little happens 01-06. Not the retail rhythm: without a daily rhythm of
+# their own, scam payments were a third night-time against 3% of honest ones, and the
+# `night` feature gave mules away.
+_SCAM_DIURNAL = (
+    0.15, 0.06, 0.04, 0.04, 0.04, 0.06, 0.15, 0.40, 0.90, 1.10, 1.15, 1.15,
+    1.00, 1.10, 1.15, 1.15, 1.10, 1.00, 0.95, 0.95, 0.90, 0.75, 0.50, 0.30,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class WorldConfig:
@@ -166,6 +176,7 @@ class WorldConfig:
     # day per million accounts. Boosted ~230x at the default size so a 3-day world holds ~90
     # cases to learn from; the calibration report prints the realised rate next to the real one.
     scam_cases_per_day: float = 30.0
+    scam_diurnal: tuple[float, ...] = _SCAM_DIURNAL  # local-hour weights of case starts and scam dialling
     scam_type_mix: tuple[tuple[str, float], ...] = (
         ("call_centre", 0.45),
         ("investment", 0.25),

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from streams.simulator.calibration import DAY_MS, HOUR_MS, MINUTE_MS
+from streams.simulator.calibration import DAY_MS, HOUR_MS, LOCAL_OFFSET_MS, MINUTE_MS
 from streams.simulator.columns import CH_MOBILE, CH_PROMPTPAY, K_SCAM_REPORT, NONE, OWN
 from streams.simulator.naming import phone_numbers, report_id, transfer_id
 from streams.simulator.population import HERDER_MULE, SCAM_COLLECTOR, Population
@@ -55,6 +55,24 @@ class _Case:
     report: dict[str, Any] | None = None
 
 
+def draw_in_local_hours(r: random.Random, start: int, end: int, weights: tuple[float, ...]) -> int:
+    """A time in ``[start, end)`` whose Bangkok hour follows ``weights`` (rejection sampling:
+    any window, even one shorter than a day, keeps its own mix of hours).
+
+    Examples:
+        >>> r = random.Random(1)
+        >>> hours = [((draw_in_local_hours(r, 0, DAY_MS, (0,) * 8 + (1,) + (0,) * 15) + LOCAL_OFFSET_MS)
+        ...           // HOUR_MS) % 24 for _ in range(5)]
+        >>> hours
+        [8, 8, 8, 8, 8]
+    """
+    top = max(weights)
+    while True:
+        t = start + int(r.random() * (end - start))
+        if r.random() * top < weights[(t + LOCAL_OFFSET_MS) // HOUR_MS % 24]:
+            return t
+
+
 def plan_scams(pop: Population) -> tuple[list[CasePlan], ScamSims]:
     """Draw every case (time, type, victim, ring, payments, report) and the scam SIMs upfront.
 
@@ -65,7 +83,7 @@ def plan_scams(pop: Population) -> tuple[list[CasePlan], ScamSims]:
     r = random.Random(cfg.seed * 1_000_003 + 2)
     start, end = cfg.start_ts_ms, cfg.end_ts_ms
     n_cases = int(round(cfg.scam_cases_per_day * cfg.days))
-    times = sorted(start + int(r.random() * (end - start)) for _ in range(n_cases))
+    times = sorted(draw_in_local_hours(r, start, end, cfg.scam_diurnal) for _ in range(n_cases))
     types = [t for t, _ in cfg.scam_type_mix]
     type_w = [w for _, w in cfg.scam_type_mix]
     ring_w = [len(ring.members) for ring in pop.rings]
@@ -150,6 +168,9 @@ class Layering:
                 self._push(
                     ts, _EMIT, (plan.victim, dst, amount, channel, OWN, OWN, plan.case_no, 1)
                 )
+                if self.pop.ring[dst] >= 0 and dst not in case.hop and ts < self.cfg.end_ts_ms:
+                    case.hop[dst] = 1  # the victim's payee is hop 1 from the start: no forward
+                    case.by_hop[1].append(dst)  # of the case takes it as a fresh deeper mule
             for row in plan.telecom:
                 self._push(row[0], _TELECOM, row)
             if plan.report is not None:
@@ -271,7 +292,12 @@ class Layering:
             and pop.opened_ts[a] < ts
         ]
         if fresh:
-            return least_used(self.r, fresh, self.load)
+            chosen = least_used(self.r, fresh, self.load)
+            # taken at this hop now, not when its credit is emitted (minutes later): another
+            # forward meanwhile must not take it "fresh" at another hop
+            case.hop[chosen] = level
+            case.by_hop[level].append(chosen)
+            return chosen
         return self.r.choice(existing) if existing else None
 
     def _report(self, ts: int, case_no: int, out: list[tuple[int, str, dict[str, Any]]]) -> None:

@@ -113,9 +113,14 @@ def scam_sim_dialling(
     lo = np.maximum(sims.active_from, day.t0)
     hi = np.minimum(sims.active_to, day.t1)
     alive = np.flatnonzero(hi > lo)
-    counts = rng.poisson(sims.calls_per_day[alive] * (hi[alive] - lo[alive]) / DAY_MS)
+    # dialling follows the scammers' working hours (cfg.scam_diurnal): calls drawn uniformly
+    # and thinned by the hour's weight, the draw scaled so a whole day keeps calls_per_day
+    weights = np.asarray(cfg.scam_diurnal, dtype=np.float64) / max(cfg.scam_diurnal)
+    counts = rng.poisson(sims.calls_per_day[alive] * (hi[alive] - lo[alive]) / DAY_MS / weights.mean())
     which = np.repeat(alive, counts)
     ts = lo[which] + (rng.random(len(which)) * (hi[which] - lo[which])).astype(np.int64)
+    kept = rng.random(len(ts)) < weights[(ts + LOCAL_OFFSET_MS) // HOUR_MS % 24]
+    which, ts = which[kept], ts[kept]
     answered = rng.random(len(which)) < cfg.scam_call_answered_share
     duration = np.where(
         answered, rng.lognormal(math.log(40), 0.9, len(which)), rng.integers(0, 15, len(which))

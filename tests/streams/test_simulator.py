@@ -392,3 +392,37 @@ def test_honest_accounts_pass_big_credits_on_within_hours(
                 if out >= 0.8 * amount:
                     passers.add(kinds[account][1])
     assert {"ordinary", "shared_device"} & passers or "new_account" in passers
+
+
+def _is_night(ts_ms: int) -> bool:
+    """00:00-05:59 Bangkok, as the `night` feature reads it."""
+    return (ts_ms + 7 * HOUR_MS) // HOUR_MS % 24 < 6
+
+
+@pytest.fixture(scope="module")
+def busy_world() -> World:
+    """Five days, 150 cases: enough victim payments to tell the hours apart."""
+    return World(_small(accounts=2_000, days=5.0, seed=9, scam_cases_per_day=30.0))
+
+
+def test_victims_pay_in_the_scammers_hours_not_evenly_round_the_clock(busy_world: World) -> None:
+    """Spread evenly over the day over a quarter of victim payments fell at night (6 of 24
+    hours; 27% in this world), against a few percent of honest transfers: `night` gave mules away."""
+    paid = {tid for c in busy_world.cases() for tid in c["victim_transfer_ids"]}
+    scam = paid | {hop["transfer_id"] for c in busy_world.cases() for hop in c["chain"]}
+    times = {e.value["transfer_id"]: e.value["ts"] for e in busy_world.events() if e.topic == TRANSFERS.name}
+    honest = [ts for tid, ts in times.items() if tid not in scam]
+    assert len(paid) >= 200
+    night_paid = sum(_is_night(times[tid]) for tid in paid) / len(paid)
+    assert night_paid < 0.15 and night_paid < 5 * sum(map(_is_night, honest)) / len(honest)
+
+
+def test_no_case_credits_one_mule_at_two_hops(busy_world: World) -> None:
+    """A mule chosen for a forward is at that hop from then on, even before its credit is sent,
+    and a victim's payee is hop 1 from the start (a dozen collisions in this world before)."""
+    for case in busy_world.cases():
+        hops: dict[str, set[int]] = defaultdict(set)
+        for hop in case["chain"]:
+            if f"{hop['dst_bank']}:{hop['dst_account']}" in case["mules"]:
+                hops[f"{hop['dst_bank']}:{hop['dst_account']}"].add(hop["hop"])
+        assert all(len(at) == 1 for at in hops.values()), (case["case_id"], dict(hops))
