@@ -19,7 +19,17 @@ from models.labels import read_labels
 from models.replay import replay_decisions
 from models.scorer import Scorer
 from streams.codec import freeze_request_to_json
-from streams.topics import DEADLETTER, FEATURE_LOG, FREEZE_REQUESTS, INPUT_TOPICS, REGISTRY, TRANSFERS
+from streams.topics import (
+    ACCOUNT_SIGNALS,
+    CASE_UPDATES,
+    DEADLETTER,
+    FEATURE_LOG,
+    FREEZE_REQUESTS,
+    IDENTITY_SIGNALS,
+    INPUT_TOPICS,
+    REGISTRY,
+    TRANSFERS,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -132,6 +142,32 @@ def test_a_transfer_sent_again_as_a_new_message_is_dead_lettered_not_counted_twi
     [letter] = [x for x in letters if x["reason"] == "duplicate_id"]
     assert "sent-twice" in letter["raw"] and "sent-twice" in letter["detail"]
     assert worker.metric("muleguard_events_rejected_total", reason="duplicate_id") == 1
+
+
+def test_an_internal_signal_the_worker_cannot_apply_is_dead_lettered_and_work_goes_on(module_broker, worker) -> None:
+    """A signal this version cannot read (from a newer one, or a bug) must not end the agent:
+    the runtime acks a list when its agent leaves the loop, so the rest of the list would be
+    committed unprocessed. It is dead-lettered with the error, and the agents go on."""
+    before = worker.metric("muleguard_events_consumed_total", topic=ACCOUNT_SIGNALS.name)
+    produce(module_broker.bootstrap, [(ACCOUNT_SIGNALS.name, b"KTB:newer-1", b'["?",1,2,"from a newer worker"]'),
+                                      (IDENTITY_SIGNALS.name, b"ph_newer", b'["l",1,2]'),
+                                      (CASE_UPDATES.name, b"case-newer", b'{"not": "a signal"}')])
+    letters = decoded(consume_all(module_broker.bootstrap, DEADLETTER.name, timeout_s=60,
+                                  until=lambda v: sum(b"processing_error" in x for x in v) >= 3))
+    failed = {x["source_topic"]: x for x in letters if x["reason"] == "processing_error"}
+    assert set(failed) == {ACCOUNT_SIGNALS.name, IDENTITY_SIGNALS.name, CASE_UPDATES.name}
+    assert "ValueError" in failed[ACCOUNT_SIGNALS.name]["detail"]
+    assert worker.metric("muleguard_events_rejected_total", topic=ACCOUNT_SIGNALS.name,
+                         reason="processing_error") == 1
+    transfer = json.dumps({
+        "transfer_id": "after-newer", "ts": int(time.time() * 1000), "src_bank": "KTB", "src_account": "newer-1",
+        "dst_bank": "BBL", "dst_account": "newer-2", "amount": "100.00", "channel": "mobile"}).encode()
+    produce(module_broker.bootstrap, [(TRANSFERS.name, b"KTB:newer-1", transfer)])
+    deadline = time.monotonic() + 30
+    while worker.metric("muleguard_events_consumed_total", topic=ACCOUNT_SIGNALS.name) < before + 3:
+        assert time.monotonic() < deadline, "the accounts agent stopped consuming"
+        time.sleep(0.2)
+    assert worker.alive()
 
 
 def test_worker_reports_lag_per_partition_falling_to_zero_and_its_recovery_time(module_broker, worker) -> None:

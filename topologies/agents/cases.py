@@ -23,7 +23,7 @@ from features import cases as case_logic
 from features.signals import ExpiryCheck, decode_signal
 from streams.topics import ACCOUNT_SIGNALS, CASE_UPDATES
 from topologies import runtime
-from topologies.agents.score import BATCH_MAX, BATCH_WITHIN_S, send_signals
+from topologies.agents.score import BATCH_MAX, BATCH_WITHIN_S, dead_letter_failure, send_signals
 from topologies.app import Pipeline
 
 log = logging.getLogger(__name__)
@@ -65,16 +65,20 @@ def register(p: Pipeline) -> None:
             outbox: list = []
             for event in events:
                 key_bytes: bytes = event.key
-                signal = decode_signal(event.value)
-                if key_bytes in cache:
-                    case = cache[key_bytes][0]
-                else:
-                    raw = staged.get(event, key_bytes, None)
-                    case = case_logic.from_bytes(raw, key_bytes.decode(), signal.ts_ms)
-                    if raw is None:
-                        m.case_status.labels(case["status"]).inc()
-                before = case["status"]
-                outbox += case_logic.apply(case, signal)
+                try:
+                    signal = decode_signal(event.value)
+                    if key_bytes in cache:
+                        case = cache[key_bytes][0]
+                    else:
+                        raw = staged.get(event, key_bytes, None)
+                        case = case_logic.from_bytes(raw, key_bytes.decode(), signal.ts_ms)
+                        if raw is None:
+                            m.case_status.labels(case["status"]).inc()
+                    before = case["status"]
+                    outbox += case_logic.apply(case, signal)
+                except Exception as exc:  # noqa: BLE001 - see dead_letter_failure
+                    dead_letter_failure(p, channel, event, CASE_UPDATES.name, exc)
+                    continue
                 if case["status"] != before:
                     m.case_status.labels(case["status"]).inc()
                 cache[key_bytes] = (case, event)

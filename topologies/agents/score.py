@@ -10,6 +10,7 @@ batch's changelog records and sends are acknowledged.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -52,6 +53,9 @@ from streams.topics import (
 from topologies import runtime
 from topologies.app import Pipeline
 from topologies.sender import DeliveredFirst, SendChannel
+
+log = logging.getLogger(__name__)
+PROCESSING_ERROR = "processing_error"  # dead-letter reason of a signal that raised
 
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.005
@@ -129,13 +133,17 @@ def register(p: Pipeline) -> None:
                 if _redelivered(event, state):
                     redelivered_accounts.inc()
                     continue
-                signal = decode_signal(event.value)
-                reason = engine.rejection(state, signal)
-                if reason is not None:
-                    _dead_letter_signal(p, channel, event, state, signal, reason)
+                try:
+                    signal = decode_signal(event.value)
+                    reason = engine.rejection(state, signal)
+                    if reason is not None:
+                        _dead_letter_signal(p, channel, event, state, signal, reason)
+                        continue
+                    emits, fx = _on_account_event(p, decider, scores, state, key_bytes.decode(), signal, now_ms,
+                                                  feature_rows)
+                except Exception as exc:  # noqa: BLE001 - see dead_letter_failure
+                    dead_letter_failure(p, channel, event, ACCOUNT_SIGNALS.name, exc)
                     continue
-                emits, fx = _on_account_event(p, decider, scores, state, key_bytes.decode(), signal, now_ms,
-                                              feature_rows)
                 emits += fx.emits
                 outbox += emits
                 origins += _origins(event, len(emits))
@@ -178,11 +186,16 @@ def register(p: Pipeline) -> None:
                     redelivered_identities.inc()
                     cache[key_bytes] = (state, event)
                     continue
-                signal = decode_signal(event.value)
-                if isinstance(signal, Confirmed):  # a confirmed mule: its ring goes to review
-                    emits = holds.ring_members(state, key_bytes.decode(), signal)
-                else:
-                    emits = identity.update(state, key_bytes.decode(), signal)
+                try:
+                    signal = decode_signal(event.value)
+                    if isinstance(signal, Confirmed):  # a confirmed mule: its ring goes to review
+                        emits = holds.ring_members(state, key_bytes.decode(), signal)
+                    else:
+                        emits = identity.update(state, key_bytes.decode(), signal)
+                except Exception as exc:  # noqa: BLE001 - see dead_letter_failure
+                    dead_letter_failure(p, channel, event, IDENTITY_SIGNALS.name, exc)
+                    cache[key_bytes] = (state, event)
+                    continue
                 outbox += emits
                 origins += _origins(event, len(emits))
                 cache[key_bytes] = (state, event)
@@ -224,6 +237,20 @@ def _decoded_states(p: Pipeline, cls: type, table: str) -> tuple[DecodedStates, 
         decoded.hits = decoded.misses = 0
 
     return decoded, count_lookups
+
+
+def dead_letter_failure(p: Pipeline, channel: SendChannel, event: object, topic: str, exc: Exception) -> None:
+    """An internal signal this worker could not apply (a bug, or a signal written by a newer
+    version): dead-lettered with the error and counted, and the batch goes on. Raising would
+    end the agent mid-batch, and the runtime acks a list when its agent leaves the loop, so
+    the rest of the list would be committed unprocessed (docs/reliability.md)."""
+    message = event.message  # type: ignore[attr-defined]
+    log.error("%s offset %s/%s could not be applied", topic, message.partition, message.offset, exc_info=exc)
+    rejection = Rejection(PROCESSING_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+    letter = dead_letter(event.value or b"", topic, message.partition, message.offset, rejection,  # type: ignore[attr-defined]
+                         int(time.time() * 1000))
+    channel.send(DEADLETTER.name, topic.encode(), codec.encode_dead_letter(letter))
+    p.metrics.events_rejected.labels(topic, PROCESSING_ERROR).inc()
 
 
 def _dead_letter_signal(p: Pipeline, channel: SendChannel, event: object, state: AccountState, signal: object,
