@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from streams.topics import INPUT_TOPICS
+from topologies import cli
 from topologies.cli import main
 
 SMALL_WORLD = ["--accounts", "500", "--days", "0.1", "--seed", "3"]
@@ -79,6 +80,7 @@ def test_worker_web_port_defaults_to_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(topologies.worker, "run_worker", lambda settings, loglevel: ports.append(settings.web_port))
     monkeypatch.setattr(models.registry, "read_meta", lambda _path: None)
     monkeypatch.setattr(models.registry, "check_compatible", lambda _meta: None)
+    monkeypatch.setattr(cli, "_check_partitions", lambda _broker: None)  # no broker to ask
     monkeypatch.setenv("MULEGUARD_WEB_PORT", "7123")
     assert main(["worker", "--broker", "kafka://127.0.0.1:1"]) == 0
     assert main(["worker", "--broker", "kafka://127.0.0.1:1", "--web-port", "7000"]) == 0
