@@ -10,9 +10,23 @@ So every signal an agent sends carries the *origin* of the message it came from 
 header: a *slot* (which topic and partition the agent consumed) and a *sequence* (that
 message's offset times ``PARTS`` plus the signal's index among its signals). One slot is
 consumed by one agent instance, in offset order, which sends in order (idempotent producer,
-one target partition per key), so a keyed state receives each slot's sequences in order. It
-keeps, per slot, the newest sequence it applied; a signal at or below it is a redelivery:
-skipped, counted, not applied.
+one target partition per key), so a keyed state receives each slot's sequences in order,
+except where a hole below processed offsets is read again from the committed offset
+(``rewind_holes``, a rebalance's seek): its signals come after later ones, never applied.
+
+A state therefore remembers the exact sequences it applied, at least the newest
+``EXACT_LOW`` and at most ``EXACT_HIGH``; the older ones give way to a *floor* per slot
+(every sequence at or below it counts as applied), the lowest sequences of the slot with
+the most first. A redelivered signal is skipped and counted; a signal from a hole is
+applied if at most ``EXACT_LOW`` later signals of its slot reached the same key before the
+hole was read again (with more it may lie under the floor and be skipped, as a memory of
+the newest sequence per slot skipped every one).
+
+The memory is one sorted int64 array (``applied``): a ``_MAGIC`` marker, then keys packing
+kind, slot and sequence (``_key``), exact sequences before floors, each slot's keys one
+run. A lookup is a binary search and an eviction one slice, both in C: a loop over the keys
+in Python would cost several times the rest of the check. Engine-4 states held (slot,
+newest sequence) pairs: they read as floors.
 
 Skipping is only safe if whatever applying the signal sent was delivered too: the keyed
 agents therefore wait for their sends to be acknowledged before writing the batch's state
@@ -24,6 +38,7 @@ them twice changes nothing.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left, bisect_right
 
 from streams.topics import ACCOUNT_SIGNALS, BY_NAME, FREEZE_ACKS, HOLD_APPEALS, IDENTITY_SIGNALS, INPUT_TOPICS
 
@@ -81,24 +96,82 @@ def decode(value: bytes | None) -> tuple[int, int] | None:
         return None
 
 
+# Keys: kind (1 bit) | slot (13 bits) | sequence (48 bits). Exact sequences sort before
+# floors, and each slot's keys of a kind are one run.
+_SEQUENCE_BITS = 48
+_SEQUENCE = (1 << _SEQUENCE_BITS) - 1
+_FLOOR = 1 << 61
+_MAGIC = -2  # first element of a memory in this format
+EXACT_HIGH = 16  # exact sequences a state may hold (8 bytes each) ...
+EXACT_LOW = 8  # ... and keeps when it has too many
+
+
 def already_applied(applied: array, slot: int, sequence: int) -> bool:
-    """True if this state has applied ``sequence`` of ``slot`` (or a later one); otherwise
-    record it as applied and return False. ``applied`` holds (slot, sequence) pairs.
+    """True if this state has applied ``sequence`` of ``slot``; otherwise record it as
+    applied and return False.
 
     Examples:
         >>> seen = array("q")
         >>> already_applied(seen, 3, 80), already_applied(seen, 3, 81), already_applied(seen, 3, 80)
         (False, False, True)
-        >>> already_applied(seen, 7, 5), list(seen)
-        (False, [3, 81, 7, 5])
+        >>> already_applied(seen, 3, 70)  # a hole read again: never applied
+        False
+        >>> already_applied(seen, 7, 5), applied_count(seen)
+        (False, 4)
     """
-    for i in range(0, len(applied), 2):
-        if applied[i] == slot:
-            if sequence <= applied[i + 1]:
-                return True
-            applied[i + 1] = sequence
-            return False
-    if len(applied) >= 2 * MAX_SLOTS:  # only after a repartition to fewer: forget the oldest slot
-        del applied[0:2]
-    applied.extend((slot, sequence))
+    if not applied or applied[0] != _MAGIC:
+        _upgrade(applied)
+    if sequence > _SEQUENCE:  # an offset past 2**42 (decades of a busy partition): not remembered
+        return False
+    key = slot << _SEQUENCE_BITS | sequence
+    i = bisect_left(applied, key, 1)
+    n = len(applied)
+    if i < n and applied[i] == key:
+        return True
+    floor_key = _FLOOR | slot << _SEQUENCE_BITS
+    f = bisect_left(applied, floor_key, i)
+    if f < n and applied[f] >> _SEQUENCE_BITS == floor_key >> _SEQUENCE_BITS and sequence <= applied[f] & _SEQUENCE:
+        return True
+    applied.insert(i, key)
+    if n > EXACT_HIGH and bisect_left(applied, _FLOOR) > EXACT_HIGH + 1:
+        _forget_lowest(applied)
     return False
+
+
+def _upgrade(applied: array) -> None:
+    """An empty or engine-4 memory ((slot, newest sequence) pairs) in this format: floors."""
+    floors = sorted(_FLOOR | applied[i] << _SEQUENCE_BITS | applied[i + 1] for i in range(0, len(applied) - 1, 2)
+                    if 0 <= applied[i + 1] <= _SEQUENCE)
+    applied[:] = array("q", [_MAGIC, *floors])
+
+
+def _forget_lowest(applied: array) -> None:
+    """Too many exact sequences: the lowest of the slot with the most become its floor until
+    ``EXACT_LOW`` are left. The lowest, not the newest: a hole read again is applied from
+    below, after the higher sequences that followed it, and must not be skipped on their
+    account. Several at once, so that this runs once every few signals, not at each."""
+    while (exact_end := bisect_left(applied, _FLOOR)) > EXACT_LOW + 1:
+        slots = [key >> _SEQUENCE_BITS for key in applied[1:exact_end]]
+        busiest = max(set(slots), key=slots.count)
+        first = slots.index(busiest)
+        excess = exact_end - 1 - EXACT_LOW
+        last = first + min(slots.count(busiest), excess) - 1  # the slot's run: [first, last]
+        _raise_floor(applied, busiest, applied[1 + last] & _SEQUENCE)
+
+
+def _raise_floor(applied: array, slot: int, floor: int) -> None:
+    """Raise the slot's floor to ``floor``; its exact sequences at or below it go."""
+    base = slot << _SEQUENCE_BITS
+    f = bisect_left(applied, _FLOOR | base, 1)
+    if f < len(applied) and applied[f] >> _SEQUENCE_BITS == (_FLOOR | base) >> _SEQUENCE_BITS:
+        applied[f] = max(applied[f], _FLOOR | base | floor)
+    else:
+        applied.insert(f, _FLOOR | base | floor)
+        if len(applied) - bisect_left(applied, _FLOOR) > MAX_SLOTS:
+            del applied[bisect_left(applied, _FLOOR)]  # only after a repartition to fewer: forget a slot
+    del applied[bisect_left(applied, base, 1):bisect_right(applied, base | floor, 1)]
+
+
+def applied_count(applied: array) -> int:
+    """How many exact sequences a memory holds (tests, inspection)."""
+    return bisect_left(applied, _FLOOR) - 1 if applied and applied[0] == _MAGIC else 0

@@ -144,7 +144,7 @@ class AccountState:
     payees: array = field(default_factory=lambda: array("I"))
     payers: array = field(default_factory=lambda: array("I"))
     devices: array = field(default_factory=lambda: array("I"))
-    # (origin slot, sequence) pairs: the newest input applied per input partition (features/origin.py)
+    # which signals this state applied, to skip them when delivered again (features/origin.py)
     applied: array = field(default_factory=lambda: array("q"))
     # The trace memory (see module docstring): parsed on first access of a part below.
     _memory: dict[str, list] | None = field(default=None, repr=False)
@@ -256,10 +256,10 @@ class AccountState:
             len(phone_raw) if phone is not None else _NONE, len(device_raw) if device is not None else _NONE,
             len(nid_raw) if nid is not None else _NONE,
             inflow.n, outflow.n, first_inflow.n, tainted_inflow.n, len(payees), len(payers), len(devices),
-            len(applied) // 2, len(memory))
+            (len(applied) + 1) // 2, len(memory))
         return b"".join((head, phone_raw, device_raw, nid_raw, inflow.data.tobytes(), outflow.data.tobytes(),
                          first_inflow.data.tobytes(), tainted_inflow.data.tobytes(), payees.tobytes(),
-                         payers.tobytes(), devices.tobytes(), applied.tobytes(), memory))
+                         payers.tobytes(), devices.tobytes(), _applied_bytes(applied), memory))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AccountState:
@@ -296,13 +296,29 @@ class AccountState:
             sets.append(values)
             pos += 4 * n
         _set_sets(state, sets)
-        state.applied = array("q")
-        state.applied.frombytes(buf[pos:pos + 16 * head[-2]])
+        state.applied = _applied_from(buf[pos:pos + 16 * head[-2]])
         pos += 16 * head[-2]
         state._memory = None
         state._memory_raw = bytes(buf[pos:pos + head[-1]])
         state._memory_touched = False
         return state
+
+
+_PAD = array("q", [-1]).tobytes()  # fills the redelivery memory to whole pairs (features/origin.py)
+
+
+def _applied_bytes(applied: array) -> bytes:
+    """The redelivery memory as whole 16-byte pairs, as the header counts it (engine 4 kept
+    pairs; now it is a sorted array of keys, padded when their number is odd)."""
+    return applied.tobytes() + _PAD if len(applied) & 1 else applied.tobytes()
+
+
+def _applied_from(raw: memoryview) -> array:
+    applied = array("q")
+    applied.frombytes(raw)
+    if applied and applied[-1] == -1:
+        del applied[-1]
+    return applied
 
 
 _N_ACCOUNT_INTS = 2 + len(_ACCOUNT_INTS)
@@ -389,9 +405,9 @@ class IdentityState:
         if self._links_touched:
             links = self._links_raw = orjson.dumps(self._links) if any(self._links) else b""  # type: ignore[arg-type]
             self._links_touched = False
-        head = _IDENTITY_HEAD.pack(STATE_VERSION, _IDENTITY, *_identity_ints(self), len(self.applied) // 2,
+        head = _IDENTITY_HEAD.pack(STATE_VERSION, _IDENTITY, *_identity_ints(self), (len(self.applied) + 1) // 2,
                                    len(links))
-        return b"".join((head, self.calls_out.to_bytes(), self.applied.tobytes(), links))
+        return b"".join((head, self.calls_out.to_bytes(), _applied_bytes(self.applied), links))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> IdentityState:
@@ -408,8 +424,7 @@ class IdentityState:
         state = cls.__new__(cls)
         _set_identity_ints(state, head[2:-2])
         state.calls_out, pos = Flow.from_bytes(buf, _IDENTITY_HEAD.size)
-        state.applied = array("q")
-        state.applied.frombytes(buf[pos:pos + 16 * head[-2]])
+        state.applied = _applied_from(buf[pos:pos + 16 * head[-2]])
         pos += 16 * head[-2]
         state._links = None
         state._links_raw = bytes(buf[pos:pos + head[-1]])
