@@ -69,9 +69,11 @@ from mode.utils.futures import notify
 
 __all__ = [
     "StagedTable",
+    "agent",
     "app_settings",
     "batches",
     "event_context",
+    "fail_fast",
     "install",
     "installed",
     "rocksdb_options",
@@ -820,7 +822,8 @@ async def batches(
     as unacked, report to the sensors, ack after processing.  Here "after
     processing" is when the loop body has finished with the list: when the
     next list is requested, the loop is left, or the body raises (Faust acks
-    in all three cases).
+    in all three cases); except after a body that failed under
+    :func:`fail_fast`, whose list is neither flushed nor acked.
 
     ``flush`` lists :class:`StagedTable` objects written by the loop body:
     after the body, each is flushed, and the list's events are acked only once
@@ -883,22 +886,87 @@ async def batches(
             try:
                 yield batch
             finally:
-                # After the body: flush, then ack once the changelog is acknowledged.
-                futures: list[asyncio.Future] = []
-                sources: list[Any] = []  # the flush entry of each future, for stalled_acks()
-                for staged in flush:
-                    await staged.flush()
-                    taken = staged._take_flushes()  # including flushes by the body
-                    futures.extend(taken)
-                    sources.extend([staged] * len(taken))
-                if do_ack:
-                    acker.ack_after(batch, states, futures, failure, sources)
+                # After the body: flush, then ack once the changelog is acknowledged; after a
+                # body that failed (fail_fast), neither.
+                if getattr(stream, FAILED_MARK, None) is None:
+                    futures: list[asyncio.Future] = []
+                    sources: list[Any] = []  # the flush entry of each future, for stalled_acks()
+                    for staged in flush:
+                        await staged.flush()
+                        taken = staged._take_flushes()  # including flushes by the body
+                        futures.extend(taken)
+                        sources.extend([staged] * len(taken))
+                    if do_ack:
+                        acker.ack_after(batch, states, futures, failure, sources)
     finally:
         await collect.aclose()
         stream._channel_stop_iteration(channel)
         if started_by_us:
             await stream.stop()
             stream.service_reset()
+
+
+STOP_HOOK = "_muleguard_stop_worker"  # set on the app by the worker: how to stop it, see fail_fast
+
+
+def agent(app: Any, channel: Any, name: str) -> Callable[[Callable[[Any], Any]], Any]:
+    """``@app.agent(channel, name=name)`` for a :func:`fail_fast` agent function."""
+    def register(fun: Callable[[Any], Any]) -> Any:
+        return app.agent(channel, name=name)(fail_fast(fun, lambda exc: _stop_worker(app, exc)))
+    return register
+
+
+def _stop_worker(app: Any, exc: BaseException) -> None:
+    stop = getattr(app, STOP_HOOK, None)
+    if stop is not None:
+        stop(exc)
+
+
+FAILED_MARK = "_muleguard_failed"
+
+
+def fail_fast(fun: Callable[[Any], Any], on_failure: Callable[[BaseException], None] | None = None,
+              ) -> Callable[[Any], Any]:
+    """An agent function whose failure stops the worker instead of restarting the agent.
+
+    Why: when an agent's body raises, :func:`batches` is left with the list it was
+    processing. It cannot tell that from a body that finished the list and broke out, and
+    would flush the list's staged state and ack all of it, events after the failing one
+    included, so Faust would commit them unprocessed. And an agent Faust restarts gets a
+    fresh commit order that does not know the unacked list: a later commit could pass it.
+    So the failure marks the stream (``batches`` then neither flushes nor acks the list in
+    hand), calls ``on_failure`` (the worker stops, exit code 1: see
+    ``topologies.worker.run_worker``) and the agent waits for the stop without reading on.
+    Its partitions' commits stay below the failed list, which the next owner reads again;
+    redeliveries are recognised downstream (features/origin.py).
+    """
+    async def agent(stream: Any) -> None:
+        try:
+            await fun(stream)
+        except Exception as exc:  # noqa: BLE001 - any failure: see above
+            setattr(stream, FAILED_MARK, exc)
+            _forget_unacked(stream)
+            logger.critical("Agent %s failed (%r): stopping the worker; what it had not finished is "
+                            "read again", getattr(fun, "__name__", fun), exc, exc_info=exc)
+            if on_failure is not None:
+                on_failure(exc)
+            await asyncio.Event().wait()  # cancelled when the worker stops
+
+    agent.__name__ = getattr(fun, "__name__", "agent")
+    agent.__qualname__ = getattr(fun, "__qualname__", agent.__name__)
+    agent.__doc__ = fun.__doc__
+    return agent
+
+
+def _forget_unacked(stream: Any) -> None:
+    """Stop tracking the failed agent's unacked messages without acking them: the worker's
+    stop waits until no tracked message is unacked (Faust's ``wait_empty``), and these never
+    will be. Untracked, they are still not committed: commits come from acked offsets, and
+    the agent acks nothing more. Its topics are its own (one agent per topic)."""
+    topics = set(getattr(stream.channel, "topics", ()))
+    unacked = stream.app.consumer._unacked_messages
+    with ack_lock:
+        unacked.difference_update([message for message in unacked if message.topic in topics])
 
 
 async def _collect(

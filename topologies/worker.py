@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +25,14 @@ def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
     runtime.tune_gc()
     pipeline = create_app(settings)
     worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
+
+    def stop(exc: BaseException) -> None:
+        """An agent failed (runtime.fail_fast): stop as on SIGTERM, then exit with code 1
+        (mode re-raises the worker's ``crash_reason`` once it has shut down)."""
+        worker.crash_reason = exc
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    setattr(pipeline.app, runtime.STOP_HOOK, stop)
     worker.execute_from_commandline()
 
 

@@ -875,6 +875,42 @@ async def _three_events_in_gated_lists(app: Any, list_size: int) -> _Gate:
     return gate
 
 
+def test_a_failing_agent_leaves_its_list_unflushed_and_unacked_and_stops_the_worker(
+    installed: None, tmp_path: Path,
+) -> None:
+    """A body that raises mid-list (outside the per-event handling: encoding a state,
+    queueing sends) must not have that list flushed and acked when ``batches`` is left, or
+    the events after the failing one would be committed unprocessed; and the agent must not
+    be restarted with a commit order that knows nothing of the list (runtime.fail_fast)."""
+    async def scenario() -> None:
+        app = new_app(tmp_path)
+        topic, _ = source_stream(app)
+        stream = app.stream(topic)  # an agent's stream: over its topic
+        await feed(app, topic, stream, [(0, f"k{i}", 1.0) for i in range(4)])
+        gate, stops = _Gate(), []
+
+        async def body(stream: Any) -> None:
+            async for events in runtime.batches(stream, 2, 0.001, flush=[gate]):
+                if events[0].key == "k2":
+                    raise RuntimeError("state encoding failed")
+
+        task = asyncio.ensure_future(runtime.fail_fast(body, stops.append)(stream))
+        await settle()
+        gc.collect()  # the abandoned batches() generator is closed: its finally runs
+        await settle()
+        for future in gate.futures:
+            future.set_result(None)
+        await settle()
+        assert [repr(exc) for exc in stops] == ["RuntimeError('state encoding failed')"]
+        assert len(gate.futures) == 1  # the first list's flush only
+        assert acked_offsets(app) == {0: [0, 1]}
+        assert not app.consumer._unacked_messages  # or the worker's stop would wait for them forever
+        assert not task.done()  # waits for the worker to stop instead of being restarted
+        task.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_a_list_acknowledged_before_the_one_ahead_of_it_waits_for_it(installed: None, tmp_path: Path) -> None:
     """Faust commits past a one-offset gap (``Consumer._new_offset``): a later list's acks must
     not reach its bookkeeping before an earlier list's, or a stop in between loses a message."""

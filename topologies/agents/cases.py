@@ -54,7 +54,7 @@ def register(p: Pipeline) -> None:
     consumed = m.events_consumed.labels(CASE_UPDATES.name)
     clock = WorkerClock(p.settings.clock_path)
 
-    @p.app.agent(p.topics[CASE_UPDATES.name], name="cases")
+    @runtime.agent(p.app, p.topics[CASE_UPDATES.name], name="cases")
     async def cases(stream: StreamT) -> None:
         """Per event: 1. merge the update into its case. Per batch: 2. write each changed case
         once; 3. send hold extensions a police complaint asks for."""

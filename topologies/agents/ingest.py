@@ -105,4 +105,4 @@ def _register_one(p: Pipeline, topic_name: str) -> None:
             stage.observe(time.perf_counter() - started)
 
     ingest.__name__ = ingest.__qualname__ = f"ingest_{topic_name.replace('.', '_')}"
-    p.app.agent(source, name=f"ingest-{topic_name}")(ingest)
+    runtime.agent(p.app, source, name=f"ingest-{topic_name}")(ingest)

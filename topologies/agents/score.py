@@ -101,7 +101,7 @@ def register(p: Pipeline) -> None:
     redelivered_accounts = m.redelivered_skipped.labels(ACCOUNT_SIGNALS.name)
     redelivered_identities = m.redelivered_skipped.labels(IDENTITY_SIGNALS.name)
 
-    @p.app.agent(p.topics[ACCOUNT_SIGNALS.name], name="accounts")
+    @runtime.agent(p.app, p.topics[ACCOUNT_SIGNALS.name], name="accounts")
     async def accounts(stream: StreamT) -> None:
         """Per event: 1. update features, traced money or a hold's lifecycle; 2. score money
         movements; 3. queue freeze/release/extend requests, audit records, refund proposals.
@@ -165,7 +165,7 @@ def register(p: Pipeline) -> None:
             count_lookups()
             account_stage.observe(time.perf_counter() - started)
 
-    @p.app.agent(p.topics[IDENTITY_SIGNALS.name], name="identities")
+    @runtime.agent(p.app, p.topics[IDENTITY_SIGNALS.name], name="identities")
     async def identities(stream: StreamT) -> None:
         """Per event: 1. update the identity. Per batch: 2. write each once; 3. push what
         linked accounts need."""
