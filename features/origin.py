@@ -151,12 +151,15 @@ def _forget_lowest(applied: array) -> None:
     below, after the higher sequences that followed it, and must not be skipped on their
     account. Several at once, so that this runs once every few signals, not at each."""
     while (exact_end := bisect_left(applied, _FLOOR)) > EXACT_LOW + 1:
-        slots = [key >> _SEQUENCE_BITS for key in applied[1:exact_end]]
-        busiest = max(set(slots), key=slots.count)
-        first = slots.index(busiest)
-        excess = exact_end - 1 - EXACT_LOW
-        last = first + min(slots.count(busiest), excess) - 1  # the slot's run: [first, last]
-        _raise_floor(applied, busiest, applied[1 + last] & _SEQUENCE)
+        longest, run_start = 0, 1
+        start = 1
+        while start < exact_end:  # one run per slot, found by binary search
+            end = bisect_left(applied, ((applied[start] >> _SEQUENCE_BITS) + 1) << _SEQUENCE_BITS, start, exact_end)
+            if end - start > longest:
+                longest, run_start = end - start, start
+            start = end
+        last = run_start + min(longest, exact_end - 1 - EXACT_LOW) - 1
+        _raise_floor(applied, applied[run_start] >> _SEQUENCE_BITS, applied[last] & _SEQUENCE)
 
 
 def _raise_floor(applied: array, slot: int, floor: int) -> None:
