@@ -58,17 +58,22 @@ def sha256_hex(data: bytes) -> str:
 
 
 def save(model_dir: str | Path, booster: lgb.Booster, meta: ModelMeta) -> Path:
-    """Write ``model.txt`` and its manifest into a sibling directory, then rename it into place.
+    """Write ``model.txt`` and its manifest into a sibling directory, then swap it into place.
 
     A crash leaves the old model directory or the new one, never a new booster under an old
     manifest. An existing model directory is replaced whole (its card and plots describe the old
-    model); any other non-empty directory is refused rather than deleted.
+    model) by an atomic exchange of the two directories where the system has one (Linux
+    ``renameat2``): a worker loading the model meanwhile finds one or the other, never no
+    directory. Elsewhere the old one is moved aside first (a moment without a model). What a
+    crashed save left beside the directory is removed; any other non-empty directory is refused
+    rather than deleted.
     """
     path = Path(model_dir).resolve()  # through a symlink (a `current` link): replace what it points to
     if path.is_dir() and any(path.iterdir()) and not (
             (path / META_FILE).is_file() or (path / MODEL_FILE).is_file()):
         raise FileExistsError(f"{model_dir} is not empty and not a model directory: not replacing it")
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -76,17 +81,51 @@ def save(model_dir: str | Path, booster: lgb.Booster, meta: ModelMeta) -> Path:
         booster.save_model(str(tmp / MODEL_FILE))
         meta = replace(meta, model_sha256=sha256_hex((tmp / MODEL_FILE).read_bytes()))
         (tmp / META_FILE).write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n")
-        if path.is_dir() and any(path.iterdir()):
+        if not (path.is_dir() and any(path.iterdir())):
+            os.replace(tmp, path)  # onto a missing or empty directory
+        elif not _exchange(tmp, path):
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)  # onto a missing or empty directory
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # after an exchange: the old model
     return path
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories atomically (``renameat2(RENAME_EXCHANGE)``); False where the
+    system cannot (not Linux, an old kernel or C library, a file system without it)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return done == 0
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Temporary and set-aside directories of saves whose process is gone (a crash)."""
+    for prefix in (f".{path.name}.tmp-", f".{path.name}.old-"):
+        for leftover in path.parent.glob(f"{prefix}*"):
+            pid = leftover.name[len(prefix):]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_meta(model_dir: str | Path) -> ModelMeta:

@@ -150,3 +150,47 @@ def test_load_through_a_repointed_symlink_reads_one_model(model_dir: Path, tmp_p
     row = np.random.default_rng(4).lognormal(2.0, 2.0, size=(1, booster.num_feature()))
     assert booster.num_trees() == expected.num_trees()
     assert booster.predict(row)[0] == expected.predict(row)[0]
+
+
+def test_a_save_over_a_model_never_leaves_the_directory_missing(model_dir: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker (re)loading the model while `muleguard train` replaces it must find the old
+    model or the new one: moving the old directory aside first left a moment with none."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for side in (a, b):
+        side.mkdir()
+        (side / side.name).touch()
+    if not registry._exchange(a, b):
+        pytest.skip("no atomic exchange of directories on this system: a save leaves a moment without one")
+    assert (a / "b").exists() and (b / "a").exists()  # swapped
+    for side in (a, b):
+        (side / ("a" if side is b else "b")).unlink()
+        side.rmdir()
+    out = tmp_path / "model"
+    booster, meta = registry.load(model_dir)
+    registry.save(out, booster, meta)
+    missing_after: list[str] = []
+    real_replace = os.replace
+
+    def watched_replace(src: os.PathLike, dst: os.PathLike) -> None:
+        real_replace(src, dst)
+        if not (out / registry.META_FILE).is_file():
+            missing_after.append(f"{src} -> {dst}")
+
+    monkeypatch.setattr(registry.os, "replace", watched_replace)
+    registry.save(out, lgb.Booster(model_str=booster.model_to_string(num_iteration=5)), replace(meta, version="m-new"))
+    assert missing_after == []
+    assert (registry.read_meta(out).version, registry.load(out)[0].num_trees()) == ("m-new", 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_what_a_crashed_save_left_is_removed_by_the_next(model_dir: Path, tmp_path: Path) -> None:
+    """Directories of a save whose process is gone are removed; a running save's are not."""
+    out = tmp_path / "model"
+    dead = next(pid for pid in range(4_000_000, 4_100_000) if not registry._alive(pid))
+    for leftover in (f".model.tmp-{dead}", f".model.old-{dead}", f".model.tmp-{os.getppid()}"):
+        (tmp_path / leftover).mkdir()
+        (tmp_path / leftover / registry.MODEL_FILE).write_text("half written")
+    booster, meta = registry.load(model_dir)
+    registry.save(out, booster, meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".model.tmp-{os.getppid()}", "model"]
