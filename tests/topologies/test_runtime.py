@@ -649,6 +649,25 @@ def test_a_hole_below_acked_offsets_is_read_again_from_the_committed_offset(inst
     asyncio.run(scenario())
 
 
+def test_a_fetch_that_raced_a_seek_is_fetched_again(installed: None, tmp_path: Path) -> None:
+    """aiokafka's fetched_records (consumer thread) raises KeyError when a seek made from
+    the main thread deletes a partition's records under it; the drain loop must go on, not
+    crash the Fetcher service and with it the worker."""
+    async def scenario() -> None:
+        app, chan, tp = await acking_source(tmp_path)
+
+        def race(fetch: int) -> None:
+            if fetch == 1 and not raced:
+                raced.append(fetch)
+                raise KeyError(tp)
+
+        raced: list[int] = []
+        delivered = await drain(app, chan, tp, [[0, 1], [2, 3]], before_fetch=race)
+        assert raced == [1] and delivered == [0, 1, 2, 3]
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("reread_finds", ["the skipped records", "the same gap"])
 def test_a_gap_in_offsets_is_read_again_before_it_is_believed(installed: None, tmp_path: Path,
                                                                reread_finds: str) -> None:
