@@ -50,6 +50,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from aiokafka.consumer.fetcher import Fetcher as _AIOKafkaFetcher
 from faust.app.base import App as _FaustApp
 from faust.exceptions import KeyDecodeError, ValueDecodeError
 from faust.serializers.codecs import Codec as _CodecBase
@@ -107,6 +108,7 @@ def install() -> None:
     _patch(_Recovery, "on_recovery_completed", _on_recovery_completed)
     _patch(_FaustApp, "create_event", _create_event)
     _patch(_aiokafka_driver.AIOKafkaConsumerThread, "_create_worker_consumer", _create_worker_consumer)
+    _patch(_AIOKafkaFetcher, "seek_to", _fetcher_seek_to)
     # aiokafka's DEBUG records are built per send and per fetch when the root
     # logger lets them through (``faust worker -l info`` does).
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
@@ -160,6 +162,16 @@ def _create_worker_consumer(self: Any, transport: Any) -> Any:
     consumer = original(self, transport)
     consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
     return consumer
+
+
+def _fetcher_seek_to(self: Any, tp: Any, offset: int) -> None:
+    """aiokafka's ``Fetcher.seek_to`` with the fetched records dropped by ``pop``: Faust
+    calls it from the main thread while the consumer thread's ``fetched_records`` deletes
+    records too, and the ``in`` check then ``del`` of the original raised ``KeyError``
+    when the other thread deleted in between (the drain loop's side: point 8 there)."""
+    self._subscriptions.seek(tp, offset)
+    self._records.pop(tp, None)
+    self._notify(self._wait_consume_future)
 
 
 def _create_event(self: Any, key: Any, value: Any, headers: Any, message: Any) -> EventT:

@@ -668,6 +668,26 @@ def test_a_fetch_that_raced_a_seek_is_fetched_again(installed: None, tmp_path: P
     asyncio.run(scenario())
 
 
+def test_a_seek_whose_records_the_consumer_thread_took_meanwhile_does_not_raise(installed: None) -> None:
+    """The other side of the race: the consumer thread deletes the partition's fetched
+    records between aiokafka's ``tp in self._records`` and ``del`` in the main thread's
+    seek, which raised KeyError into the drain loop."""
+    from types import SimpleNamespace
+
+    from aiokafka.consumer.fetcher import Fetcher
+
+    class TakenMeanwhile(dict):
+        def __contains__(self, key: object) -> bool:
+            return True  # it was there when asked, gone when deleted
+
+    sought: list[tuple[TP, int]] = []
+    fetcher = SimpleNamespace(_subscriptions=SimpleNamespace(seek=lambda tp, offset: sought.append((tp, offset))),
+                              _records=TakenMeanwhile(), _wait_consume_future=None, _notify=lambda future: None)
+    tp = TP(SRC, 0)
+    Fetcher.seek_to(fetcher, tp, 5)
+    assert sought == [(tp, 5)]
+
+
 @pytest.mark.parametrize("reread_finds", ["the skipped records", "the same gap"])
 def test_a_gap_in_offsets_is_read_again_before_it_is_believed(installed: None, tmp_path: Path,
                                                                reread_finds: str) -> None:
