@@ -176,6 +176,9 @@ def _money(log: DecisionLog, cases: list[dict[str, Any]]) -> dict[str, Any]:
              for r, at in zip(log.holds, log.hold_times, strict=True)]
     outcomes = case_money(cases, holds)
     frozen = case_money(cases, holds, freeze_account=True)
+    # Model holds alone: what tracing adds to reported cases, and what the model does for
+    # the cases nobody reports (only model holds reach those).
+    model_only = case_money(cases, [h for h in holds if h.reason == "model"])
     loss = sum(c.loss_satang for c in outcomes)
     held = sum(c.held_satang for c in outcomes)
     delays = [c.delay_ms / 1000 for c in outcomes if c.delay_ms is not None]
@@ -189,6 +192,10 @@ def _money(log: DecisionLog, cases: list[dict[str, Any]]) -> dict[str, Any]:
         "money_held_share_reported_cases": _share(reported),
         "money_held_share_upper_bound_accounts_frozen": _share(frozen),
         "money_held_share_unreported_cases": _share([c for c in outcomes if not c.reported]),
+        "cases_reported": len(reported),
+        "cases_unreported": len(outcomes) - len(reported),
+        "money_held_share_model_holds_reported_cases": _share([c for c in model_only if c.reported]),
+        "money_held_share_model_holds_unreported_cases": _share([c for c in model_only if not c.reported]),
         "case_share_quantiles": _quantiles([c.share for c in outcomes]),
         "case_share_mean": float(np.mean([c.share for c in outcomes])) if outcomes else float("nan"),
         "hold_delay_seconds_quantiles": _quantiles(delays),
@@ -246,7 +253,11 @@ def format_table(report: dict[str, Any]) -> str:
             ("money held share (all cases)", _pct(r["money_held_share"])),
             ("  upper bound: holds freeze whole accounts", _pct(r["money_held_share_upper_bound_accounts_frozen"])),
             ("  reported cases / unreported", f"{_pct(r['money_held_share_reported_cases'])} / "
-                                              f"{_pct(r['money_held_share_unreported_cases'])}"),
+                                              f"{_pct(r['money_held_share_unreported_cases'])} "
+                                              f"({r['cases_reported']} / {r['cases_unreported']} cases)"),
+            ("  model holds alone: reported / unreported",
+             f"{_pct(r['money_held_share_model_holds_reported_cases'])} / "
+             f"{_pct(r['money_held_share_model_holds_unreported_cases'])}"),
             ("  AOC 1441 (human freezes) / target", f"{_pct(AOC_MONEY_SHARE)} / {_pct(TARGET_MONEY_SHARE)}"),
             ("per-case share p50 / p90 / mean", " / ".join(
                 [_pct(r["case_share_quantiles"][q]) for q in ("p50", "p90")] + [_pct(r["case_share_mean"])])),

@@ -34,6 +34,14 @@ def test_evaluate_cli_writes_the_report(model_dir: Path, stream_world: Path, tmp
     assert report["recall"] > 0.3, report
     assert 0.05 < report["money_held_share"] <= 1.0, report  # no holds, or holds on no mule, give 0
     assert report["money_held_share"] <= report["money_held_share_upper_bound_accounts_frozen"] <= 1.0
+    # Model holds alone hold no more than model and traced holds together, reported or not.
+    assert report["cases_reported"] + report["cases_unreported"] == report["cases"]
+    for side in ("reported", "unreported"):
+        alone = report[f"money_held_share_model_holds_{side}_cases"]
+        assert math.isnan(alone) or alone <= report[f"money_held_share_{side}_cases"] + 1e-9, report
+    assert (report["money_held_share_model_holds_reported_cases"]
+            < report["money_held_share_reported_cases"]), "traced holds should add to reported cases"
+    assert "model holds alone: reported / unreported" in lines
     assert report["cases"] > 0 and 0 < report["cases_with_money_held"] <= report["cases"]
     assert report["held_satang"] <= report["stolen_satang"]
     delays = report["hold_delay_seconds_quantiles"]
