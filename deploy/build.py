@@ -326,6 +326,13 @@ def _sre_throughput() -> Row:
               [Target(f"{_sum_rate(rejected, '', I)} / {_sum_rate(consumed, '', I)}", "ratio")],
               kind="stat", unit="percentunit", width=6, height=6,
               thresholds=[("green", None), ("orange", 0.01), ("red", 0.1)]),
+        Panel("Worker restarts (last hour)",
+              "Starts of each worker process in the last hour. A worker stops when an agent fails "
+              "and reads the unfinished input again: repeated restarts are a crash loop "
+              "(alert MuleguardWorkerRestarting, docs/operations.md).",
+              [Target(f"changes(process_start_time_seconds{_sel(JOB_MATCHER, I)}[1h])", "{{instance}}")],
+              kind="stat", width=24, height=4,
+              thresholds=[("green", None), ("orange", 1), ("red", 3)]),
     ])
 
 
