@@ -99,6 +99,7 @@ def evaluate_dir(
         "hold_threshold": scorer.meta.hold_threshold,
     }
     report.update(_account_metrics(log, labels))
+    report["threshold_sweep"] = _threshold_sweep(log, labels, scorer.meta.hold_threshold)
     report.update(_innocents(log, labels, report["days"], report["active_accounts_per_day"]))
     cases_path = data_dir / "cases.jsonl"
     if cases_path.is_file():
@@ -141,6 +142,28 @@ def _account_metrics(log: DecisionLog, labels: dict[str, Label]) -> dict[str, An
         out.update({f"{name}precision": precision, f"{name}recall": recall, f"{name}f1": f1,
                     f"{name}held_accounts": len(held), f"{name}held_mules": tp})
     return out
+
+
+SWEEP_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def _threshold_sweep(log: DecisionLog, labels: dict[str, Label], hold_threshold: float) -> list[dict[str, Any]]:
+    """Precision and recall on this period had the hold threshold been elsewhere: accounts
+    whose highest score reached it, judged at that score's time. Validation picked the
+    threshold on the training world (docs/models.md); this shows whether the choice holds
+    here, and what moving it would trade. The policy's other conditions are not applied."""
+    keys = list(log.best_scores)
+    scores = np.array([log.best_scores[k][0] for k in keys])
+    truth = np.array([is_mule_at(labels, k, log.best_scores[k][1]) for k in keys], dtype=bool)
+    mules = int(truth.sum())
+    rows = []
+    chosen = round(hold_threshold, 4)
+    for threshold in sorted({*SWEEP_THRESHOLDS, chosen}):
+        above = scores >= threshold
+        n, hits = int(above.sum()), int((above & truth).sum())
+        rows.append({"threshold": threshold, "accounts": n, "precision": hits / n if n else float("nan"),
+                     "recall": hits / mules if mules else float("nan"), "hold_threshold": threshold == chosen})
+    return rows
 
 
 def _innocents(log: DecisionLog, labels: dict[str, Label], days: float, active: float) -> dict[str, Any]:
@@ -237,6 +260,9 @@ def format_table(report: dict[str, Any]) -> str:
              f"{r['active_accounts_per_day']:,.0f} active accounts/day, {r['scored_events']:,} scored events"]
     rows: list[tuple[str, str]] = [
         ("PR-AUC (account max score)", _f(r["pr_auc"])),
+        *[(f"  max score >= {row['threshold']:.2f}{' (hold threshold)' if row['hold_threshold'] else ''}",
+           f"precision {_f(row['precision'])}, recall {_f(row['recall'])}, {row['accounts']} accounts")
+          for row in r.get("threshold_sweep", [])],
         ("model holds: precision (target)", f"{_f(r['precision'])} ({_f(r['target_precision'])})"),
         ("model holds: recall", _f(r["recall"])),
         ("model holds: F1", _f(r["f1"])),

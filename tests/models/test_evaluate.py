@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -42,6 +43,15 @@ def test_evaluate_cli_writes_the_report(model_dir: Path, stream_world: Path, tmp
     assert (report["money_held_share_model_holds_reported_cases"]
             < report["money_held_share_reported_cases"]), "traced holds should add to reported cases"
     assert "model holds alone: reported / unreported" in lines
+    # The sweep: a higher threshold takes fewer accounts and finds fewer mules; the model's own
+    # threshold is one of the rows and is printed as such.
+    sweep = report["threshold_sweep"]
+    assert [row["threshold"] for row in sweep] == sorted(row["threshold"] for row in sweep)
+    assert all(a["accounts"] >= b["accounts"] and a["recall"] >= b["recall"] for a, b in itertools.pairwise(sweep))
+    [chosen] = [row for row in sweep if row["hold_threshold"]]
+    assert chosen["threshold"] == round(report["hold_threshold"], 4)
+    assert chosen["accounts"] >= report["held_accounts"] > 0  # a model hold needs a score at the threshold
+    assert any("(hold threshold)" in line and f"{chosen['accounts']} accounts" in line for line in printed.splitlines())
     assert report["cases"] > 0 and 0 < report["cases_with_money_held"] <= report["cases"]
     assert report["held_satang"] <= report["stolen_satang"]
     delays = report["hold_delay_seconds_quantiles"]
