@@ -304,7 +304,8 @@ class AccountState:
         return state
 
 
-_PAD = array("q", [-1]).tobytes()  # fills the redelivery memory to whole pairs (features/origin.py)
+_PAD_KEY = -1  # fills the redelivery memory to whole pairs (features/origin.py keys are >= 0)
+_PAD = array("q", [_PAD_KEY]).tobytes()
 
 
 def _applied_bytes(applied: array) -> bytes:
@@ -316,7 +317,7 @@ def _applied_bytes(applied: array) -> bytes:
 def _applied_from(raw: memoryview) -> array:
     applied = array("q")
     applied.frombytes(raw)
-    if applied and applied[-1] == -1:
+    if applied and applied[-1] == _PAD_KEY:
         del applied[-1]
     return applied
 

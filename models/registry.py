@@ -74,7 +74,7 @@ def save(model_dir: str | Path, booster: lgb.Booster, meta: ModelMeta) -> Path:
         raise FileExistsError(f"{model_dir} is not empty and not a model directory: not replacing it")
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = _scratch(path, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
@@ -84,7 +84,7 @@ def save(model_dir: str | Path, booster: lgb.Booster, meta: ModelMeta) -> Path:
         if not (path.is_dir() and any(path.iterdir())):
             os.replace(tmp, path)  # onto a missing or empty directory
         elif not _exchange(tmp, path):
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = _scratch(path, "old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
             os.replace(tmp, path)
@@ -109,9 +109,18 @@ def _exchange(a: Path, b: Path) -> bool:
     return done == 0
 
 
+def _scratch_prefix(path: Path, kind: str) -> str:
+    return f".{path.name}.{kind}-"
+
+
+def _scratch(path: Path, kind: str) -> Path:
+    """This process's temporary (``tmp``) or set-aside (``old``) directory beside ``path``."""
+    return path.with_name(f"{_scratch_prefix(path, kind)}{os.getpid()}")
+
+
 def _remove_leftovers(path: Path) -> None:
     """Temporary and set-aside directories of saves whose process is gone (a crash)."""
-    for prefix in (f".{path.name}.tmp-", f".{path.name}.old-"):
+    for prefix in (_scratch_prefix(path, "tmp"), _scratch_prefix(path, "old")):
         for leftover in path.parent.glob(f"{prefix}*"):
             pid = leftover.name[len(prefix):]
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import gc
 import heapq
 import itertools
@@ -964,6 +965,7 @@ def fail_fast(fun: Callable[[Any], Any], on_failure: Callable[[BaseException], N
     Its partitions' commits stay below the failed list, which the next owner reads again;
     redeliveries are recognised downstream (features/origin.py).
     """
+    @functools.wraps(fun)
     async def agent(stream: Any) -> None:
         try:
             await fun(stream)
@@ -976,9 +978,6 @@ def fail_fast(fun: Callable[[Any], Any], on_failure: Callable[[BaseException], N
                 on_failure(exc)
             await asyncio.Event().wait()  # cancelled when the worker stops
 
-    agent.__name__ = getattr(fun, "__name__", "agent")
-    agent.__qualname__ = getattr(fun, "__qualname__", agent.__name__)
-    agent.__doc__ = fun.__doc__
     return agent
 
 

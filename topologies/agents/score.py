@@ -242,8 +242,8 @@ def _decoded_states(p: Pipeline, cls: type, table: str) -> tuple[DecodedStates, 
 def dead_letter_failure(p: Pipeline, channel: SendChannel, event: object, topic: str, exc: Exception) -> None:
     """An internal signal this worker could not apply (a bug, or a signal written by a newer
     version): dead-lettered with the error and counted, and the batch goes on. Raising would
-    end the agent mid-batch, and the runtime acks a list when its agent leaves the loop, so
-    the rest of the list would be committed unprocessed (docs/reliability.md)."""
+    stop the worker (``runtime.fail_fast``), and the same signal, read again after each
+    restart, would stop it again (docs/reliability.md)."""
     message = event.message  # type: ignore[attr-defined]
     log.error("%s offset %s/%s could not be applied", topic, message.partition, message.offset, exc_info=exc)
     rejection = Rejection(PROCESSING_ERROR, f"{type(exc).__name__}: {exc}"[:500])
