@@ -59,9 +59,14 @@ class Decider:
                        engine.hold(state, key, signal.ts_ms, signal.ingest_ms, decision.expires_ts_ms))
 
     def on_trace(self, state: AccountState, hit: TraceHit) -> Outcome:
-        """Traced money: hold it (and mark the account) unless the account looks like a shop."""
-        decision = decide_on_trace(hit)
-        if decision.action != "hold":
-            return Outcome(None, decision)
-        emits = engine.hold(state, hit.key, hit.report_ts_ms, hit.ingest_ms, decision.expires_ts_ms)
-        return Outcome(None, decision, emits)
+        return on_trace(state, hit)
+
+
+def on_trace(state: AccountState, hit: TraceHit) -> Outcome:
+    """Traced money: hold it (and mark the account) unless the account looks like a shop.
+    No model takes part, so training replays make the same holds the live system does."""
+    decision = decide_on_trace(hit)
+    if decision.action != "hold":
+        return Outcome(None, decision)
+    emits = engine.hold(state, hit.key, hit.report_ts_ms, hit.ingest_ms, decision.expires_ts_ms)
+    return Outcome(None, decision, emits)
