@@ -596,7 +596,9 @@ class _FastDelivery:
                 event = decode(message)
             except decode_errors:
                 return False  # Faust's handler decodes again and routes the error
-            message.incref(1)
+            # message.incref(1) without its lock: the message was made by this drain step and
+            # no other thread can see it before it is queued (the lock guards acks from threads).
+            message.refcount += 1
             queue.put_nowait_enhanced(
                 event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
             )
@@ -992,6 +994,33 @@ def _forget_unacked(stream: Any) -> None:
         unacked.difference_update([message for message in unacked if message.topic in topics])
 
 
+def _take_nowait(queue: Any, limit: int) -> list[EventT]:
+    """Up to ``limit`` queued events in one call: what as many ``get_nowait()`` calls would
+    return, with their effects (a queued error raised first, pressure-drop callbacks
+    endorsed, waiting putters woken), without the three layers of calls per event (mode's
+    ``ThrowableQueue`` over ``FlowControlQueue`` over ``asyncio.Queue``)."""
+    if queue._errors:
+        raise queue._errors.popleft()
+    items = queue._queue
+    n = min(limit, len(items))
+    if n <= 0:
+        return []
+    popleft = items.popleft
+    if queue._pending_pressure_drop_callbacks:  # back-pressure: get_nowait's order exactly
+        endorse = queue.maybe_endorse_pressure_drop
+        out = []
+        for _ in range(n):
+            endorse()
+            out.append(popleft())
+    else:
+        out = [popleft() for _ in range(n)]
+    putters = queue._putters
+    wakeup = queue._wakeup_next
+    for _ in range(min(n, len(putters))):
+        wakeup(putters)
+    return out
+
+
 async def _collect(
     stream: Any, queue: Any, max_count: int, within_s: float, acker: _Acker,
     bulk: _BulkMonitor | None, failure: list[BaseException], per_event: bool,
@@ -1036,6 +1065,8 @@ async def _collect(
             # Flow and generation only change in other tasks: read them again
             # after every await, not per event.
             flow_ok, generation = flow_active(), app.consumer_generation_id
+            ready: list[EventT] = []  # taken from the queue in one call, not yet looked at
+            taken = 0
             while True:
                 message = event.message
                 if not flow_ok or message.generation_id != generation:
@@ -1057,8 +1088,13 @@ async def _collect(
                         break
                 if errors:
                     raise errors.popleft()
-                if not qempty():
-                    event = qget_nowait()
+                if taken < len(ready):
+                    event = ready[taken]
+                    taken += 1
+                    continue
+                ready = _take_nowait(queue, max_count - len(batch))  # never more than fit
+                if ready:
+                    event, taken = ready[0], 1
                     continue
                 remaining = deadline - monotonic()
                 if remaining <= 0:

@@ -1266,3 +1266,58 @@ def test_worker_metrics_expose_the_collectors_activity() -> None:
 
     exposition = generate_latest(Metrics().registry).decode()
     assert 'python_gc_collections_total{generation="0"}' in exposition
+
+
+# -- taking queued events in bulk ---------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(queued=st.integers(0, 40), limit=st.integers(1, 50), maxsize=st.integers(4, 40),
+       under_pressure=st.booleans(), putters=st.integers(0, 3))
+def test_take_nowait_does_what_as_many_get_nowait_calls_do(queued: int, limit: int, maxsize: int,
+                                                           under_pressure: bool, putters: int) -> None:
+    """Same items, same pressure-drop callbacks (the consumer resuming a partition), same
+    putters woken: ``_take_nowait`` against ``get_nowait`` on a twin queue."""
+    from mode.utils.queues import FlowControlEvent, ThrowableQueue
+
+    async def scenario() -> None:
+        def twin() -> tuple[ThrowableQueue, list[str], list[asyncio.Task]]:
+            queue: ThrowableQueue = ThrowableQueue(maxsize=maxsize, flow_control=FlowControlEvent())
+            calls: list[str] = []
+            for i in range(queued):
+                queue.force_put_nowait(i)
+            if under_pressure:
+                for name in ("a", "b"):
+                    queue._pending_pressure_drop_callbacks.add(lambda name=name: calls.append(name))
+            blocked = [asyncio.ensure_future(asyncio.Queue.put(queue, f"p{i}")) for i in range(putters)]
+            return queue, calls, blocked
+
+        ours, our_calls, our_putters = twin()
+        theirs, their_calls, their_putters = twin()
+        await asyncio.sleep(0)  # the putters block only if the queue is full
+        got = runtime._take_nowait(ours, limit)
+        expected = [theirs.get_nowait() for _ in range(min(limit, theirs.qsize()))]
+        await asyncio.sleep(0)
+        assert got == expected
+        assert len(our_calls) == len(their_calls)  # which of a set pops first is arbitrary
+        assert [t.done() for t in our_putters] == [t.done() for t in their_putters]
+        assert list(ours._queue) == list(theirs._queue)
+        for task in our_putters + their_putters:
+            task.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_take_nowait_raises_a_queued_error_first() -> None:
+    from mode.utils.queues import FlowControlEvent, ThrowableQueue
+
+    async def scenario() -> None:
+        queue: ThrowableQueue = ThrowableQueue(maxsize=10, flow_control=FlowControlEvent())
+        queue.force_put_nowait("event")
+        queue._throw(RuntimeError("changelog write failed"))
+        with pytest.raises(RuntimeError, match="changelog"):
+            runtime._take_nowait(queue, 5)
+        assert runtime._take_nowait(queue, 5) == ["event"]
+        assert runtime._take_nowait(queue, 5) == []
+
+    asyncio.run(scenario())
