@@ -54,6 +54,7 @@ from typing import Any
 from aiokafka.consumer.fetcher import Fetcher as _AIOKafkaFetcher
 from faust.app.base import App as _FaustApp
 from faust.exceptions import KeyDecodeError, ValueDecodeError
+from faust.serializers import codecs as _faust_codecs
 from faust.serializers.codecs import Codec as _CodecBase
 from faust.serializers.codecs import get_codec as _get_codec
 from faust.serializers.registry import Registry as _FaustRegistry
@@ -67,6 +68,7 @@ from faust.types import TP, EventT
 from faust.types import ModelT as _ModelT
 from faust.types.enums import ProcessingGuarantee
 from faust.types.tuples import ConsumerMessage, ack_lock
+from faust.utils import json as _faust_json
 from mode.utils.futures import notify
 
 __all__ = [
@@ -673,6 +675,19 @@ def value_loader(app: Any, typ: Any, serializer: Any) -> Callable[[bytes | None]
     return _loader(registry, registry.loads_value, typ, serializer, codec_arg, ValueDecodeError)
 
 
+def _orjson_codec(codec: Any) -> tuple[Callable[[bytes], Any], Callable[[Any], bytes]] | None:
+    """(loads, dumps) doing what Faust's ``json`` codec does when Faust serializes with
+    orjson, without its Python frames: its ``_loads`` decodes the bytes to a str for
+    orjson, which reads bytes itself, and its ``_dumps`` runs ``faust.utils.json.dumps``
+    (orjson with Faust's ``default`` and options) and ``want_bytes`` on orjson's bytes.
+    None for any other codec, or when Faust's JSON is the standard library's."""
+    orjson = getattr(_faust_json, "orjson", None)
+    if type(codec) is not _faust_codecs.json or codec.children or orjson is None:
+        return None
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+    return orjson.loads, functools.partial(orjson.dumps, default=_faust_json.on_default, option=options)
+
+
 def _loader(
     registry: Any, general: Any, typ: Any, serializer: Any, codec_arg: Any, error: type
 ) -> Callable[[bytes | None], Any]:
@@ -680,6 +695,9 @@ def _loader(
     codec_loads = codec.loads if codec is not None else None
     if codec is not None and type(codec).loads is _CodecBase.loads and not codec.children:
         codec_loads = codec._loads  # Codec.loads runs _loads over (self,) + children
+        fast = _orjson_codec(codec)
+        if fast is not None:
+            codec_loads = fast[0]
     prepare = registry._prepare_payload
     if typ is None:
         prepare = _autodetect_preparer(registry, prepare)
@@ -754,6 +772,9 @@ def _dumper(general: Any, typ: Any, serializer: Any, codec_arg: Any) -> Callable
     codec_dumps = codec.dumps
     if type(codec).dumps is _CodecBase.dumps and not codec.children:
         codec_dumps = codec._dumps  # Codec.dumps runs _dumps over (self,) + children
+        fast = _orjson_codec(codec)
+        if fast is not None:
+            codec_dumps = fast[1]
     slow_types = (_ModelT, bytes)
 
     def dump(obj: Any) -> bytes | None:
@@ -1745,6 +1766,7 @@ class StagedTable:
             # key from the event's partition database.
             encode_key, _, store_encode_key, _ = self._encoders()
             db_for_partition = store._db_for_partition
+            dbs = store._dbs  # Faust's store only ever mutates this dict (open, revoke, stop)
             decode_value = self._decode_value
             encoded_keys = self._encoded_keys_ref
 
@@ -1753,7 +1775,11 @@ class StagedTable:
                     k_bytes = encoded_keys[0][key] = encode_key(key)  # reused by flush
                 else:
                     k_bytes = store_encode_key(key)
-                raw = db_for_partition(event.message.partition).get(k_bytes)
+                partition = event.message.partition
+                db = dbs.get(partition)
+                if db is None:
+                    db = db_for_partition(partition)  # opens it, as Faust's read would
+                raw = db.get(k_bytes)
                 if raw is None:
                     return default
                 return decode_value(raw)

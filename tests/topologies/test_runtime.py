@@ -15,7 +15,10 @@ import gc
 import json
 import logging
 import math
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +250,9 @@ class Point(faust.Record, serializer="json"):
 
 CASES = [
     (None, "json", [1.5, 7, "acct1", {"a": [1, None]}, None, b"raw-bytes", Point(1, 2.0),
-                    {"__faust": "not-a-namespace"}, {"__faust": {"ns": "no.such.Model"}}, [1, {"b": 2}]]),
+                    {"__faust": "not-a-namespace"}, {"__faust": {"ns": "no.such.Model"}}, [1, {"b": 2}],
+                    {1: "int key", 2.5: "float key"}, datetime(2026, 11, 25, 3, 30, tzinfo=UTC),
+                    uuid.UUID(int=7), Decimal("1500.25"), {"s": {1, 2}}]),
     (float, "json", [2.25, 3]),
     (int, None, [5]),
     (str, "raw", ["acct9"]),
