@@ -198,6 +198,10 @@ def print_pipeline(pipeline: dict, peers: dict | None = None) -> None:
         return
     print("\npeers, same broker and topic, messages/s")
     for job, rate in peers.items():
+        if job == "rounds":
+            for name, each in rate.items():
+                print(f"{name + ' rounds':>34} {', '.join(str(r) for r in each)}")
+            continue
         print(f"{job:>34} {rate if rate is not None else 'skipped'}")
 
 
