@@ -77,21 +77,21 @@ def run(count: int = 200_000, say=print, rounds: int = ROUNDS) -> dict:  # noqa:
                 [py, "-m", "faust", "-A", "faust_job", "worker", "-l", "warn"], cwd=work,
                 env={"PYTHONPATH": str(SHARED_BENCH), "BROKER": b, "TOPIC": TOPIC, "N": str(count),
                      "STATEFUL": stateful})
-        theirs: list[float | None] = []
+        quix_rounds: list[float | None] = []
         ours_rounds: list[float | None] = []
         for _ in range(rounds):
-            theirs.append(_result([quix, str(SHARED_BENCH / "quix_job.py"), b, TOPIC, str(count), "stateful"])
+            quix_rounds.append(_result([quix, str(SHARED_BENCH / "quix_job.py"), b, TOPIC, str(count), "stateful"])
                           if quix else None)
             try:
                 ours_rounds.append(run_keyed_sum(b, TOPIC, count))
             except RuntimeError as exc:
                 say(f"baselines: muleguard keyed-sum failed: {exc}")
                 ours_rounds.append(None)
-        rates["quix-stateful"], rates["muleguard-keyed-sum"] = _median(theirs), _median(ours_rounds)
+        rates["quix-stateful"], rates["muleguard-keyed-sum"] = _median(quix_rounds), _median(ours_rounds)
     ours, quix_rate = rates.get("muleguard-keyed-sum"), rates.get("quix-stateful")
     rates_out: dict = {k: (round(v) if v else None) for k, v in rates.items()}
     rates_out["ratio_muleguard_to_quix_stateful"] = round(ours / quix_rate, 2) if ours and quix_rate else None
-    rates_out["rounds"] = {"quix-stateful": [round(r) if r else None for r in theirs],
+    rates_out["rounds"] = {"quix-stateful": [round(r) if r else None for r in quix_rounds],
                            "muleguard-keyed-sum": [round(r) if r else None for r in ours_rounds]}
     if not quix:
         say("baselines: QUIX_PYTHON not set, Quix Streams skipped (make bench prepares it)")

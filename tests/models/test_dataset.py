@@ -20,16 +20,15 @@ def _write(data: Path, name: str, records: list[dict]) -> None:
     (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
-def _split(account: str) -> dict[str, str]:
+def _split(account: str, prefix: str = "") -> dict[str, str]:
+    """``"BANK:number"`` as the contracts' ``<prefix>bank`` and ``<prefix>account`` fields."""
     bank, _, number = account.partition(":")
-    return {"bank": bank, "account": number}
+    return {f"{prefix}bank": bank, f"{prefix}account": number}
 
 
 def _transfer(tid: str, minute: int, src: str, dst: str, amount: str) -> dict:
-    (src_bank, src_acct), (dst_bank, dst_acct) = src.split(":"), dst.split(":")
-    return make_transfer(transfer_id=tid, ts=T0_MS + minute * MINUTE_MS, src_bank=src_bank, src_account=src_acct,
-                         dst_bank=dst_bank, dst_account=dst_acct, amount=amount, src_device_id=...,
-                         src_msisdn=...)
+    return make_transfer(transfer_id=tid, ts=T0_MS + minute * MINUTE_MS, **_split(src, "src_"),
+                         **_split(dst, "dst_"), amount=amount, src_device_id=..., src_msisdn=...)
 
 
 def test_a_traced_hold_reaches_the_rows_of_accounts_linked_to_it(tmp_path: Path) -> None:
@@ -49,8 +48,7 @@ def test_a_traced_hold_reaches_the_rows_of_accounts_linked_to_it(tmp_path: Path)
         _transfer("t-3", 30, PAYER, SIBLING, "2000.00"),
     ])
     _write(data, "victim.reports.v1", [
-        make_report(ts=T0_MS + 10 * MINUTE_MS, victim_bank="KBANK", victim_account="111-1-11111",
-                    transfer_ids=["t-1"]),
+        make_report(ts=T0_MS + 10 * MINUTE_MS, **_split(VICTIM, "victim_"), transfer_ids=["t-1"]),
     ])
     rows = build_rows(data, labels={})
     by_event = {(account, event): i for i, (account, event) in enumerate(zip(rows.accounts, rows.event_ids,
