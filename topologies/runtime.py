@@ -376,7 +376,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
        it raise, and the Fetcher service crashed, taking the worker down (a CI run's
        rollout test: "KeyError: TopicPartition('registry.accounts.v1', 2)" at start-up,
        where the end of a rebalance seeks). Records the failed fetch had taken leave a
-       gap, which point 4 reads again.
+       gap, which point 4 reads again once a later record of the partition arrives; a
+       lost tail stays unread (open: docs/runtime.md, section 4, item 8).
     """
     callback = self.callback
     consumer_should_stop = self._stopped.is_set
@@ -405,7 +406,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
             set_flag(flag_consumer_fetching)
             try:
                 records, active_partitions = await self._wait_next_records(1.0)
-            except KeyError as exc:  # point 8: the fetch raced a seek; what it lost is a gap (point 4)
+            except KeyError as exc:  # point 8: the fetch raced a seek; what it lost is a gap (point 4; a tail: open)
                 logger.warning("Fetch raced a seek (%r): fetching again", exc)
                 records, active_partitions = None, None
             generation_id = app.consumer_generation_id
